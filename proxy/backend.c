@@ -1,0 +1,394 @@
+/*
+ * proxy/backend.c - connections to servers. Requests are pipelined: each
+ * connection keeps a FIFO of fragments sent and not yet answered, and
+ * replies are matched to it in order. One timer per connection watches the
+ * FIFO head (the oldest request), so a server that stops answering fails
+ * its requests after the pool's timeout - never a hang - and other servers
+ * are not affected.
+ */
+#include "config.h"
+
+#include <string.h>
+#include <sys/un.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "conf/conf.h"
+#include "proxy/conn.h"
+#include "proxy/request.h"
+#include "proxy/topology.h"
+#include "proxy/worker.h"
+
+/* TCP keepalive probe delay when tcpkeepalive is on (seconds) */
+#define BACKEND_KEEPALIVE_S 60
+
+void backend_closed(struct backend *be);
+void backend_write_failed(struct backend *be, int status);
+
+static const struct conf_pool *
+backend_conf(struct worker *w, uint32_t sgidx)
+{
+    return w->topo->by_gidx[sgidx]->owner->cf;
+}
+
+static void
+on_backend_timer_closed(uv_handle_t *handle)
+{
+    struct backend *be = handle->data;
+
+    kt_free(be);
+}
+
+void
+backend_closed(struct backend *be)
+{
+    /* the stream is closed; the timer closes last and frees the backend */
+    be->timer.data = be;
+    uv_close((uv_handle_t *)&be->timer, on_backend_timer_closed);
+}
+
+/*
+ * The connection is lost (error, EOF, timeout, bad reply): every fragment
+ * it carries fails with <msg>, and the next request opens a new one.
+ */
+static void
+backend_fail(struct backend *be, int status, const char *msg)
+{
+    struct worker *w = be->c.w;
+    struct frag *frag;
+    uint32_t sgidx;
+
+    if (be->c.closing) {
+        return;
+    }
+    sgidx = be->srv != NULL ? be->srv->gidx : UINT32_MAX;
+    if (be->srv != NULL) {
+        be->srv->conns[be->slot] = NULL;
+        be->srv = NULL;
+    }
+    if (sgidx != UINT32_MAX) {
+        struct stats_server *st = &w->sstats[sgidx];
+
+        if (status == UV_EOF) {
+            STATS_INC(st->server_eof);
+        } else if (status == UV_ETIMEDOUT) {
+            STATS_INC(st->server_timedout);
+        } else {
+            STATS_INC(st->server_err);
+        }
+        if (be->connected) {
+            STATS_DEC(st->server_connections);
+        }
+        STATS_ADD(st->out_queue, -(int64_t)be->nfifo);
+        STATS_ADD(st->out_queue_bytes, -(int64_t)be->fifo_bytes);
+        log_info("server %s: connection lost: %s", w->topo->by_gidx[sgidx]->addr_text,
+                 msg != NULL ? msg : uv_strerror(status));
+    }
+    uv_timer_stop(&be->timer);
+    spans_reset(&be->blk);
+    conn_close(&be->c);
+    while ((frag = TAILQ_FIRST(&be->fifo)) != NULL) {
+        TAILQ_REMOVE(&be->fifo, frag, link);
+        frag->queued = 0;
+        frag_fail(frag, msg != NULL ? msg : uv_strerror(status));
+    }
+    be->nfifo = 0;
+    if (sgidx != UINT32_MAX) {
+        worker_server_failed(w, sgidx);
+    }
+}
+
+void
+backend_write_failed(struct backend *be, int status)
+{
+    backend_fail(be, status, NULL);
+}
+
+static void
+on_backend_timer(uv_timer_t *timer)
+{
+    struct backend *be = timer->data;
+    struct frag *head = TAILQ_FIRST(&be->fifo);
+    uint64_t now = worker_now(be->c.w);
+
+    be->timer_on = 0;
+    if (head == NULL || head->deadline_ms == 0) {
+        return;
+    }
+    if (head->deadline_ms <= now) {
+        backend_fail(be, UV_ETIMEDOUT, "Connection timed out");
+        return;
+    }
+    be->timer_on = 1;
+    uv_timer_start(&be->timer, on_backend_timer, head->deadline_ms - now, 0);
+}
+
+static void
+on_backend_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    struct backend *be = KT_CONTAINER_OF(handle, struct backend, c.u.handle);
+    uint32_t want = be->c.w->bufs.chunk_size;
+
+    KT_UNUSED(suggested);
+    if (be->c.rstate == RSTATE_DATA && be->c.remaining > want) {
+        want = be->c.remaining;
+    }
+    conn_alloc(&be->c, want, buf);
+}
+
+/* The FIFO head is fully answered. */
+static void
+backend_complete(struct backend *be, struct frag *head)
+{
+    struct worker *w = be->c.w;
+    struct stats_server *st = &w->sstats[head->sgidx];
+
+    TAILQ_REMOVE(&be->fifo, head, link);
+    head->queued = 0;
+    be->nfifo--;
+    be->fifo_bytes -= head->out_bytes;
+    STATS_DEC(st->out_queue);
+    STATS_ADD(st->out_queue_bytes, -(int64_t)head->out_bytes);
+    STATS_INC(st->responses);
+    worker_server_ok(w, head->sgidx);
+    frag_done(head);
+}
+
+/* A VALUE block is complete: file it under its key (split get) or in the reply. */
+static void
+backend_value_done(struct backend *be, struct frag *head, const char *key, uint32_t klen)
+{
+    struct req *req = head->req;
+
+    if (!req->split) {
+        spans_move(&head->rsp, &be->blk);
+        return;
+    }
+    for (uint32_t k = head->kpos; k < head->nkeys; k++) {
+        const struct req_key *rk = &req->keys[head->keyidx[k]];
+
+        if (rk->len == klen && memcmp(rk->p, key, klen) == 0) {
+            spans_move(&req->kv[head->keyidx[k]], &be->blk);
+            head->kpos = k + 1;
+            return;
+        }
+    }
+    spans_reset(&be->blk); /* a key we did not ask for: drop it */
+}
+
+static int
+backend_is_retrieval(const struct frag *head)
+{
+    enum mc_kind kind = mc_cmd_kind(head->req->cmd);
+
+    return kind == MC_KIND_RETRIEVE || kind == MC_KIND_GAT;
+}
+
+static void
+backend_parse(struct backend *be)
+{
+    struct conn *c = &be->c;
+    struct buf *b = c->rbuf;
+    struct worker *w = c->w;
+
+    while (!c->closing) {
+        uint32_t avail = b->len - c->rpos, take;
+        struct frag *head = TAILQ_FIRST(&be->fifo);
+        struct mc_rsp *r = &be->parsed;
+        int rc;
+
+        if (c->rstate == RSTATE_DATA) {
+            take = KT_MIN(avail, c->remaining);
+            if (take == 0) {
+                return;
+            }
+            spans_add(&be->blk, b, c->rpos, take);
+            c->rpos += take;
+            c->remaining -= take;
+            STATS_ADD(w->sstats[head->sgidx].response_bytes, take);
+            if (c->remaining > 0) {
+                return;
+            }
+            c->rstate = RSTATE_LINE;
+            /* the VALUE line is the block's first span; its key follows "VALUE " */
+            backend_value_done(be, head, (const char *)be->blk.v[0].b->data + be->blk.v[0].off +
+                                             r->key_off,
+                               r->key_len);
+            continue;
+        }
+        if (avail == 0) {
+            return;
+        }
+        rc = mc_rsp_parse(r, b->data + c->rpos, avail);
+        if (rc == PARSE_AGAIN) {
+            return;
+        }
+        if (rc == PARSE_ERROR || head == NULL) {
+            backend_fail(be, UV_EPROTO, "unexpected reply from server");
+            return;
+        }
+        STATS_ADD(w->sstats[head->sgidx].response_bytes, r->line_len);
+        if (backend_is_retrieval(head)) {
+            if (r->type == MC_RSP_VALUE) {
+                spans_add(&be->blk, b, c->rpos, r->line_len);
+                c->rpos += r->line_len;
+                c->rstate = RSTATE_DATA;
+                c->remaining = r->vlen + 2;
+                continue;
+            }
+            if (r->type != MC_RSP_END && r->type != MC_RSP_ERROR) {
+                backend_fail(be, UV_EPROTO, "unexpected reply from server");
+                return;
+            }
+            if (r->type == MC_RSP_ERROR) {
+                head->failed = 1;
+            }
+            if (!head->req->split || r->type == MC_RSP_ERROR) {
+                spans_add(&head->rsp, b, c->rpos, r->line_len);
+            }
+        } else {
+            if (r->type == MC_RSP_VALUE || r->type == MC_RSP_END) {
+                backend_fail(be, UV_EPROTO, "unexpected reply from server");
+                return;
+            }
+            spans_add(&head->rsp, b, c->rpos, r->line_len);
+        }
+        c->rpos += r->line_len;
+        backend_complete(be, head);
+    }
+}
+
+static void
+on_backend_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct backend *be = KT_CONTAINER_OF(stream, struct backend, c.u.stream);
+
+    KT_UNUSED(buf);
+    if (nread > 0) {
+        be->c.rbuf->len += (uint32_t)nread;
+        backend_parse(be);
+        return;
+    }
+    if (nread < 0) {
+        backend_fail(be, (int)nread, nread == UV_EOF ? "server closed the connection" : NULL);
+    }
+}
+
+static void
+on_backend_connect(uv_connect_t *creq, int status)
+{
+    struct backend *be = creq->data;
+    struct worker *w = be->c.w;
+
+    if (be->c.closing) {
+        return;
+    }
+    if (status < 0) {
+        backend_fail(be, status, NULL);
+        return;
+    }
+    be->connected = 1;
+    STATS_INC(w->sstats[be->srv->gidx].server_connections);
+    if (!be->c.is_unix) {
+        uv_tcp_nodelay(&be->c.u.tcp, 1);
+        if (backend_conf(w, be->srv->gidx)->tcpkeepalive) {
+            uv_tcp_keepalive(&be->c.u.tcp, 1, BACKEND_KEEPALIVE_S);
+        }
+    }
+    be->c.reading = 1;
+    uv_read_start(&be->c.u.stream, on_backend_alloc, on_backend_read);
+    conn_want_flush(&be->c);
+}
+
+static struct backend *
+backend_connect(struct worker *w, struct server_rt *srt, uint32_t slot)
+{
+    const struct server *srv = w->topo->by_gidx[srt->gidx];
+    struct backend *be = kt_calloc(1, sizeof(*be));
+    int rc = 0;
+
+    conn_init(&be->c, w, CONN_BACKEND, srv->addr.ss_family == AF_UNIX);
+    be->srv = srt;
+    be->slot = slot;
+    TAILQ_INIT(&be->fifo);
+    uv_timer_init(&w->loop, &be->timer);
+    be->timer.data = be;
+    be->creq.data = be;
+    srt->conns[slot] = be;
+    if (be->c.is_unix) {
+        uv_pipe_init(&w->loop, &be->c.u.pipe, 0);
+        uv_pipe_connect(&be->creq, &be->c.u.pipe,
+                        ((const struct sockaddr_un *)&srv->addr)->sun_path, on_backend_connect);
+    } else {
+        uv_tcp_init(&w->loop, &be->c.u.tcp);
+        rc = uv_tcp_connect(&be->creq, &be->c.u.tcp, (const struct sockaddr *)&srv->addr,
+                            on_backend_connect);
+    }
+    if (rc != 0) {
+        backend_fail(be, rc, NULL);
+        return NULL;
+    }
+    return be;
+}
+
+void
+backend_send(struct worker *w, uint32_t sgidx, struct frag *frag, uint32_t hint)
+{
+    struct server_rt *srt = &w->servers[sgidx];
+    const struct conf_pool *cp = backend_conf(w, sgidx);
+    struct stats_server *st = &w->sstats[sgidx];
+    uint32_t slot = hint % srt->nconns;
+    struct backend *be = srt->conns[slot];
+
+    frag->sgidx = sgidx;
+    if (be == NULL) {
+        be = backend_connect(w, srt, slot);
+        if (be == NULL) {
+            frag_fail(frag, "cannot connect to server");
+            return;
+        }
+    }
+    frag->deadline_ms = cp->timeout_ms > 0 ? worker_now(w) + (uint64_t)cp->timeout_ms : 0;
+    frag->out_bytes = frag->out.bytes;
+    frag->queued = 1;
+    TAILQ_INSERT_TAIL(&be->fifo, frag, link);
+    be->nfifo++;
+    be->fifo_bytes += frag->out_bytes;
+    STATS_INC(st->requests);
+    STATS_ADD(st->request_bytes, (int64_t)frag->out_bytes);
+    STATS_INC(st->out_queue);
+    STATS_ADD(st->out_queue_bytes, (int64_t)frag->out_bytes);
+    spans_move(&be->c.out, &frag->out);
+    if (frag->deadline_ms != 0 && !be->timer_on) {
+        be->timer_on = 1;
+        uv_timer_start(&be->timer, on_backend_timer, (uint64_t)cp->timeout_ms, 0);
+    }
+    conn_want_flush(&be->c);
+}
+
+void
+backend_preconnect(struct worker *w, uint32_t sgidx)
+{
+    struct server_rt *srt = &w->servers[sgidx];
+
+    for (uint32_t i = 0; i < srt->nconns; i++) {
+        if (srt->conns[i] == NULL) {
+            backend_connect(w, srt, i);
+        }
+    }
+}
+
+void
+backend_close_all(struct worker *w)
+{
+    for (uint32_t i = 0; i < w->topo->nservers; i++) {
+        struct server_rt *srt = &w->servers[i];
+
+        for (uint32_t j = 0; j < srt->nconns; j++) {
+            if (srt->conns[j] != NULL) {
+                backend_fail(srt->conns[j], UV_ECANCELED, "proxy shutting down");
+            }
+        }
+    }
+}

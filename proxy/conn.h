@@ -1,0 +1,101 @@
+/*
+ * proxy/conn.h - client and backend connections over libuv streams. A
+ * connection reads into refcounted chunks (requests and replies keep
+ * references to the bytes they were parsed from) and writes span lists
+ * with writev, flushed once per loop turn so that everything bound for one
+ * socket in that turn leaves in one system call.
+ *
+ * Lifetime: a connection's memory is freed only in its close callback;
+ * pending writes own references to the bytes they send.
+ */
+#ifndef KT_PROXY_CONN_H
+#define KT_PROXY_CONN_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <uv.h>
+
+#include "common/buf.h"
+#include "protocols/memcache_text.h"
+
+struct worker;
+struct req;
+struct frag;
+struct server_rt;
+
+enum conn_kind { CONN_CLIENT, CONN_BACKEND };
+
+/* Reader states: between lines, inside a value, or skipping a refused value. */
+enum conn_rstate { RSTATE_LINE, RSTATE_DATA, RSTATE_SWALLOW };
+
+struct conn {
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } u;
+    struct worker *w;             /* owner (ref) */
+    enum conn_kind kind;
+    struct buf *rbuf;             /* chunk being read into (one ref) */
+    uint32_t rpos;                /* first unparsed byte in rbuf */
+    enum conn_rstate rstate;
+    uint32_t remaining;           /* RSTATE_DATA / SWALLOW: bytes still expected */
+    struct spans out;             /* waiting to be written (owned refs) */
+    TAILQ_ENTRY(conn) flush_link; /* worker's list of conns with output */
+    unsigned in_flush : 1;        /* on that list */
+    unsigned closing : 1;         /* uv_close called */
+    unsigned reading : 1;         /* uv_read_start active */
+    unsigned is_unix : 1;         /* pipe, not tcp */
+};
+
+struct client {
+    struct conn c;
+    uint32_t pool;                /* pool index of the listener */
+    TAILQ_HEAD(, req) reqs;       /* in request order */
+    uint32_t nreqs;
+    struct req *cur;              /* request whose value is being read */
+    struct mc_req parsed;         /* parser scratch (keys array reused) */
+    unsigned eof : 1;             /* client closed its side */
+    unsigned quit : 1;            /* a quit was read: no more requests */
+    unsigned close_after : 1;     /* close once the queued replies are written */
+};
+
+struct backend {
+    struct conn c;
+    struct server_rt *srv;        /* server it talks to (ref); NULL once detached */
+    uint32_t slot;                /* index in srv->conns */
+    TAILQ_HEAD(, frag) fifo;      /* sent or queued, awaiting replies in order */
+    uint32_t nfifo;
+    uint64_t fifo_bytes;
+    uv_timer_t timer;             /* deadline of the FIFO head (connect + response) */
+    uv_connect_t creq;
+    unsigned connected : 1;
+    unsigned timer_on : 1;
+    struct spans blk;             /* VALUE block being collected (owned refs) */
+    struct mc_rsp parsed;         /* parser scratch */
+};
+
+/* Conn plumbing shared by clients and backends. */
+void conn_init(struct conn *c, struct worker *w, enum conn_kind kind, int is_unix);
+/* Queue <c> for a flush at the end of this loop turn. */
+void conn_want_flush(struct conn *c);
+/* Write out everything queued on <c>. */
+void conn_flush(struct conn *c);
+/* Prepare rbuf so that at least some bytes can be read; returns the free room. */
+void conn_alloc(struct conn *c, uint32_t want, uv_buf_t *buf);
+void conn_close(struct conn *c);
+
+/* Accept a client on <server> (a listener) of pool <pool>. */
+void client_accept(struct worker *w, uv_stream_t *server, uint32_t pool, int is_unix);
+/* A request of <client> completed: write out what is now in order. */
+void client_reply_ready(struct client *client);
+
+/* Queue <frag> on a connection to server <sgidx>, connecting if needed. */
+void backend_send(struct worker *w, uint32_t sgidx, struct frag *frag, uint32_t hint);
+/* Connect every connection of <srv> now (preconnect). */
+void backend_preconnect(struct worker *w, uint32_t sgidx);
+/* Close every backend of the worker (shutdown). */
+void backend_close_all(struct worker *w);
+
+#endif

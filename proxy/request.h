@@ -1,0 +1,91 @@
+/*
+ * proxy/request.h - a client request from parse to reply, and the
+ * fragments it sends to servers.
+ *
+ *   client read -> mc_req_parse -> struct req (bytes by reference)
+ *     -> route: hash(key | hash tag) -> ring -> server -> backend FIFO
+ *        (a multi-key get is split into one fragment per server)
+ *     -> writev, coalesced per backend connection per loop turn
+ *   backend read -> mc_rsp_parse -> FIFO head fragment -> frag_done()
+ *     -> req complete (fragments merged in key order)
+ *     -> client reply queue, strictly in request order -> writev
+ */
+#ifndef KT_PROXY_REQUEST_H
+#define KT_PROXY_REQUEST_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "common/buf.h"
+#include "protocols/memcache_text.h"
+
+struct client;
+struct backend;
+struct worker;
+
+/* A key: borrowed bytes inside the request line's chunk. */
+struct req_key {
+    const char *p;
+    uint32_t len;
+};
+
+/* What one server is asked, and what it answered. */
+struct frag {
+    TAILQ_ENTRY(frag) link; /* backend FIFO */
+    struct req *req;        /* owner (ref) */
+    uint32_t sgidx;         /* server it went to */
+    uint64_t deadline_ms;   /* loop time by which it must be answered; 0 = none */
+    uint64_t out_bytes;     /* bytes sent */
+    struct spans out;       /* the bytes to send (owned refs) */
+    struct spans rsp;       /* the reply, unsplit requests (owned refs) */
+    uint32_t *keyidx;       /* split get: the request key indices it carries (owned) */
+    uint32_t nkeys;         /* of keyidx */
+    uint32_t kpos;          /* split get: next keyidx to match against a VALUE */
+    unsigned queued : 1;    /* in a backend FIFO */
+    unsigned failed : 1;    /* answered by the proxy with an error */
+};
+
+struct req {
+    TAILQ_ENTRY(req) link;  /* client's in-order queue */
+    struct client *client;  /* NULL once the client has gone */
+    struct worker *w;       /* (ref) */
+    uint32_t pool;          /* pool index */
+    enum mc_cmd cmd;
+    struct spans in;        /* the request as read: line + data (owned refs) */
+    struct buf *line_buf;   /* chunk holding the line (ref held by in) */
+    uint32_t line_off;      /* where the line starts in line_buf */
+    uint32_t line_len;
+    uint32_t args_end;      /* end of the arguments, before " noreply" */
+    uint32_t exptime_off;   /* gat: the exptime token within the line */
+    uint32_t exptime_len;
+    uint32_t nkeys;
+    struct req_key *keys;   /* nkeys (owned, or &key1) */
+    struct req_key key1;    /* storage for a single key */
+    uint32_t npending;      /* fragments not yet answered */
+    uint32_t nfrags;
+    struct frag *frags;     /* nfrags (owned, or &frag1) */
+    struct frag frag1;
+    struct spans *kv;       /* split get: per-key VALUE blocks (owned) */
+    struct spans reply;     /* what the client gets (owned refs) */
+    unsigned noreply : 1;   /* the client asked for no reply */
+    unsigned done : 1;      /* reply is complete */
+    unsigned quit : 1;      /* close the client after this reply */
+    unsigned split : 1;     /* multi-server get */
+};
+
+/* A new request for <client>, in its worker's pool <pool>. */
+struct req *req_create(struct worker *w, struct client *client, uint32_t pool);
+/* Free <req> and every reference it holds. It must not be in any FIFO. */
+void req_free(struct req *req);
+
+/* Complete <req> with the proxy's own <len> bytes of reply. */
+void req_reply_text(struct req *req, const char *text, size_t len);
+/* Route parsed request <req> (keys set, in complete) to its servers. */
+void req_dispatch(struct req *req);
+
+/* <frag> has its reply (or failed): account for it and complete the request when all are in. */
+void frag_done(struct frag *frag);
+/* Fail <frag> with "SERVER_ERROR <msg>". */
+void frag_fail(struct frag *frag, const char *msg);
+
+#endif

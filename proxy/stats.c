@@ -1,0 +1,173 @@
+/*
+ * proxy/stats.c - sum the workers' stats shards and render nutcracker's
+ * JSON (src/nc_stats.c shape): process fields, then one object per pool
+ * holding the pool counters and one object per server, keyed by name.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "proxy/instance.h"
+#include "proxy/stats.h"
+#include "proxy/topology.h"
+#include "proxy/worker.h"
+
+struct sbuf {
+    char *p;
+    size_t len;
+    size_t cap;
+};
+
+static void sbuf_printf(struct sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sbuf_printf(struct sbuf *s, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(s->p + s->len, s->cap - s->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < s->cap - s->len) {
+            s->len += (size_t)n;
+            return;
+        }
+        s->cap = s->cap * 2 + (size_t)(n > 0 ? n : 64);
+        s->p = kt_realloc(s->p, s->cap);
+    }
+}
+
+/* A JSON string body: names come from the config and may hold quotes. */
+static void
+sbuf_json_str(struct sbuf *s, const char *str)
+{
+    sbuf_printf(s, "\"");
+    for (; *str != '\0'; str++) {
+        unsigned char ch = (unsigned char)*str;
+
+        if (ch == '"' || ch == '\\') {
+            sbuf_printf(s, "\\%c", ch);
+        } else if (ch < 0x20) {
+            sbuf_printf(s, "\\u%04x", ch);
+        } else {
+            sbuf_printf(s, "%c", ch);
+        }
+    }
+    sbuf_printf(s, "\"");
+}
+
+static void
+stats_render_pool(struct instance *inst, const struct pool *pool, struct sbuf *s)
+{
+    struct stats_pool ps;
+
+    memset(&ps, 0, sizeof(ps));
+    for (uint32_t w = 0; w < inst->nworkers; w++) {
+        const struct stats_pool *src = &inst->workers[w].pstats[pool->idx];
+
+#define STATS_SUM_POOL(name, kind) ps.name += STATS_GET(src->name);
+        STATS_POOL_LIST(STATS_SUM_POOL)
+    }
+    sbuf_printf(s, ", ");
+    sbuf_json_str(s, pool->name);
+    sbuf_printf(s, ": {");
+#define STATS_PRINT_POOL(name, kind) sbuf_printf(s, "\"" #name "\":%lld, ", (long long)ps.name);
+    STATS_POOL_LIST(STATS_PRINT_POOL)
+    s->len -= 2;
+    for (uint32_t i = 0; i < pool->nservers; i++) {
+        const struct server *srv = &pool->servers[i];
+        struct stats_server ss;
+
+        memset(&ss, 0, sizeof(ss));
+        for (uint32_t w = 0; w < inst->nworkers; w++) {
+            const struct stats_server *src = &inst->workers[w].sstats[srv->gidx];
+
+#define STATS_SUM_SERVER(name, kind) ss.name += STATS_GET(src->name);
+            STATS_SERVER_LIST(STATS_SUM_SERVER)
+            /* an ejection time is the latest of the workers', not a sum */
+            if (STATS_GET(src->server_ejected_at) > 0) {
+                ss.server_ejected_at = STATS_GET(src->server_ejected_at);
+            }
+        }
+        sbuf_printf(s, ", ");
+        sbuf_json_str(s, srv->name);
+        sbuf_printf(s, ": {");
+#define STATS_PRINT_SERVER(name, kind) sbuf_printf(s, "\"" #name "\":%lld, ", (long long)ss.name);
+        STATS_SERVER_LIST(STATS_PRINT_SERVER)
+        s->len -= 2;
+        sbuf_printf(s, "}");
+    }
+    sbuf_printf(s, "}");
+}
+
+size_t
+stats_render(struct instance *inst, char **out)
+{
+    struct sbuf s = {kt_malloc(4096), 0, 4096};
+    int64_t total = 0, curr = 0;
+    time_t now = time(NULL);
+
+    for (uint32_t w = 0; w < inst->nworkers; w++) {
+        total += STATS_GET(inst->workers[w].gstats.total_connections);
+        curr += STATS_GET(inst->workers[w].gstats.curr_connections);
+    }
+    sbuf_printf(&s, "{\"service\":\"ketch\", \"source\":");
+    sbuf_json_str(&s, inst->hostname);
+    sbuf_printf(&s,
+                ", \"version\":\"%s\", \"uptime\":%lld, \"timestamp\":%lld, "
+                "\"total_connections\":%lld, \"curr_connections\":%lld",
+                PACKAGE_VERSION, (long long)(now - inst->start_time), (long long)now,
+                (long long)total, (long long)curr);
+    for (uint32_t p = 0; p < inst->topo->npools; p++) {
+        stats_render_pool(inst, &inst->topo->pools[p], &s);
+    }
+    sbuf_printf(&s, "}\n");
+    *out = s.p;
+    return s.len;
+}
+
+void
+stats_describe(void)
+{
+    static const struct {
+        const char *name;
+        const char *desc;
+    } pool_desc[] = {
+        {"client_eof", "# eof on client connections"},
+        {"client_err", "# errors on client connections"},
+        {"client_connections", "# active client connections"},
+        {"server_ejects", "# times backend server was ejected"},
+        {"forward_error", "# times we encountered a forwarding error"},
+        {"fragments", "# fragments created from a multi-vector request"},
+    },
+      server_desc[] = {
+          {"server_eof", "# eof on server connections"},
+          {"server_err", "# errors on server connections"},
+          {"server_timedout", "# timeouts on server connections"},
+          {"server_connections", "# active server connections"},
+          {"server_ejected_at", "timestamp when server was ejected in usec since epoch"},
+          {"requests", "# requests"},
+          {"request_bytes", "total request bytes"},
+          {"responses", "# responses"},
+          {"response_bytes", "total response bytes"},
+          {"in_queue", "# requests in incoming queue"},
+          {"in_queue_bytes", "current request bytes in incoming queue"},
+          {"out_queue", "# requests in outgoing queue"},
+          {"out_queue_bytes", "current request bytes in outgoing queue"},
+      };
+
+    printf("pool stats:\n");
+    for (size_t i = 0; i < sizeof(pool_desc) / sizeof(pool_desc[0]); i++) {
+        printf("  %-20s\"%s\"\n", pool_desc[i].name, pool_desc[i].desc);
+    }
+    printf("\nserver stats:\n");
+    for (size_t i = 0; i < sizeof(server_desc) / sizeof(server_desc[0]); i++) {
+        printf("  %-20s\"%s\"\n", server_desc[i].name, server_desc[i].desc);
+    }
+}

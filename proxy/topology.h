@@ -1,0 +1,69 @@
+/*
+ * proxy/topology.h - the immutable, refcounted snapshot of what ketch
+ * serves: pools, their servers (addresses resolved) and rings. The control
+ * thread builds it from a struct conf; every worker holds a reference and
+ * never modifies it. Runtime state (connections, health) lives in the
+ * worker, keyed by server index.
+ */
+#ifndef KT_PROXY_TOPOLOGY_H
+#define KT_PROXY_TOPOLOGY_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "hashring/hash.h"
+
+struct conf;
+struct conf_pool;
+struct kt_err;
+struct ring;
+
+struct server {
+    uint32_t idx;                 /* index within its pool */
+    uint32_t gidx;                /* index across the topology (worker arrays) */
+    struct pool *owner;           /* pool it belongs to (ref) */
+    const char *name;             /* ketama identity and stats key (ref in conf) */
+    const char *addr_text;        /* "host:port" or path, for logs (owned) */
+    struct sockaddr_storage addr; /* resolved at build time */
+    socklen_t addrlen;
+    uint32_t weight;
+};
+
+struct pool {
+    uint32_t idx;                /* index within the topology */
+    const char *name;            /* (ref in conf) */
+    const struct conf_pool *cf;  /* every configured setting (ref in conf) */
+    hash_fn hash;                /* key hash */
+    struct server *servers;      /* nservers (owned) */
+    uint32_t nservers;
+    struct ring *ring;           /* all servers (owned); workers rebuild on ejection */
+    struct sockaddr_storage listen_addr; /* resolved listen address (TCP) */
+    socklen_t listen_addrlen;
+};
+
+struct topology {
+    uint32_t refs;          /* atomic: workers and the control thread */
+    uint64_t generation;    /* increases with every published snapshot */
+    struct conf *conf;      /* the configuration it was built from (owned) */
+    struct pool *pools;     /* npools (owned) */
+    uint32_t npools;
+    uint32_t nservers;      /* across all pools */
+    struct server **by_gidx; /* nservers: server by its topology index (owned) */
+};
+
+/*
+ * Build a topology from <conf>, which it takes ownership of (also on
+ * failure). Resolves every address (blocking; control thread only).
+ * Returns 0 and stores it in <*out>, or a negative errno with messages
+ * added to <err>.
+ */
+int topology_build(struct conf *conf, uint64_t generation, struct topology **out,
+                   struct kt_err *err);
+struct topology *topology_ref(struct topology *topo);
+/* Drop a reference; the last one frees the snapshot. Any thread. */
+void topology_unref(struct topology *topo);
+
+/* The server that owns <key> in <pool> on <ring> (the pool's own or a worker's). */
+uint32_t pool_key_hash(const struct pool *pool, const char *key, size_t len);
+
+#endif

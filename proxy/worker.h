@@ -1,0 +1,85 @@
+/*
+ * proxy/worker.h - one worker thread: its own uv loop, listening sockets
+ * (SO_REUSEPORT), client and backend connections, chunk free list, stats
+ * shard and per-server health. Nothing here is shared with other threads
+ * except the stats shard, which only this worker writes.
+ */
+#ifndef KT_PROXY_WORKER_H
+#define KT_PROXY_WORKER_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <uv.h>
+
+#include "common/buf.h"
+#include "proxy/stats.h"
+
+struct topology;
+struct instance;
+struct backend;
+struct ring;
+struct conn;
+
+/* Per-worker state of one server. */
+struct server_rt {
+    uint32_t gidx;              /* server index in the topology */
+    struct backend **conns;     /* server_connections slots, NULL = not connected */
+    uint32_t nconns;
+    uint32_t nfail;             /* consecutive failures */
+    uint64_t ejected_until_ms;  /* auto_eject_hosts: out of the ring until then; 0 = in */
+};
+
+/* Per-worker state of one pool. */
+struct pool_rt {
+    struct ring *ring;          /* ring in use: the topology's, or ours after ejections */
+    int own_ring;               /* 1 when ring is ours to free */
+    uint64_t next_rebuild_ms;   /* when an ejected server comes back; 0 = none */
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } listener;
+    int listening;
+};
+
+struct worker {
+    uint32_t id;
+    struct instance *inst;          /* (ref) */
+    uv_thread_t thread;
+    uv_loop_t loop;
+    uv_async_t wake;                /* stop request from the control thread */
+    uv_check_t flusher;             /* end of loop turn: write out queued output */
+    struct topology *topo;          /* snapshot in use (one ref) */
+    struct pool_rt *pools;          /* topo->npools */
+    struct server_rt *servers;      /* topo->nservers */
+    struct buf_pool bufs;
+    struct buf_writer writer;       /* bytes the proxy makes: errors, split requests */
+    TAILQ_HEAD(, conn) flushq;      /* conns with output this turn */
+    int *listen_fds;                /* per pool: socket made by the main thread, or -1 */
+    struct stats_global gstats;
+    struct stats_pool *pstats;      /* per pool */
+    struct stats_server *sstats;    /* per server */
+    uint32_t rand_state;            /* random distribution */
+    volatile int stopping;
+};
+
+/* Create worker <id> over <topo> with the listening sockets <fds> (one per pool, -1 = none). */
+void worker_init(struct worker *w, struct instance *inst, uint32_t id, struct topology *topo,
+                 int *fds);
+int worker_start(struct worker *w);
+/* Ask the worker to stop and wait for its thread. Control thread. */
+void worker_stop(struct worker *w);
+
+/* Current loop time in ms. */
+static inline uint64_t
+worker_now(struct worker *w)
+{
+    return uv_now(&w->loop);
+}
+
+/* The server of pool <pool> for <key>, or UINT32_MAX when none is available. */
+uint32_t worker_route_key(struct worker *w, uint32_t pool, const char *key, size_t len);
+/* Server <sgidx> failed / answered: health accounting (auto_eject_hosts). */
+void worker_server_failed(struct worker *w, uint32_t sgidx);
+void worker_server_ok(struct worker *w, uint32_t sgidx);
+
+#endif
