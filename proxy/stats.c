@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/alloc.h"
+#include "common/util.h"
 #include "proxy/instance.h"
 #include "proxy/stats.h"
 #include "proxy/topology.h"
@@ -88,12 +89,12 @@ stats_render_pool(struct instance *inst, const struct pool *pool, struct sbuf *s
         for (uint32_t w = 0; w < inst->nworkers; w++) {
             const struct stats_server *src = &inst->workers[w].sstats[srv->gidx];
 
+            int64_t ejected_at = ss.server_ejected_at;
+
 #define STATS_SUM_SERVER(name, kind) ss.name += STATS_GET(src->name);
             STATS_SERVER_LIST(STATS_SUM_SERVER)
             /* an ejection time is the latest of the workers', not a sum */
-            if (STATS_GET(src->server_ejected_at) > 0) {
-                ss.server_ejected_at = STATS_GET(src->server_ejected_at);
-            }
+            ss.server_ejected_at = KT_MAX(ejected_at, STATS_GET(src->server_ejected_at));
         }
         sbuf_printf(s, ", ");
         sbuf_json_str(s, srv->name);
