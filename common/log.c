@@ -18,9 +18,8 @@ int kt_log_level_current = KT_LOG_NOTICE;
 static int log_fd = STDERR_FILENO;
 static char log_path[4096];
 
-static const char *const log_level_names[] = {"EMERG", "ALERT", "CRIT",  "ERROR",
-                                              "WARN",  "NOTICE", "INFO", "DEBUG",
-                                              "VERB",  "VVERB", "VVVERB", "PVERB"};
+static const char *const log_level_names[] = {"EMERG", "ALERT", "CRIT", "ERROR", "WARN",   "NOTICE",
+                                              "INFO",  "DEBUG", "VERB", "VVERB", "VVVERB", "PVERB"};
 
 int
 log_init(int level, const char *path)
@@ -71,7 +70,9 @@ log_write(int level, const char *fmt, ...)
     localtime_r(&tv.tv_sec, &tm);
     n = strftime(line, sizeof(line), "[%Y-%m-%d %H:%M:%S", &tm);
     len = snprintf(line + n, sizeof(line) - n, ".%03ld] %s ", (long)tv.tv_usec / 1000,
-                   log_level_names[level < 0 ? 0 : level > KT_LOG_PVERB ? KT_LOG_PVERB : level]);
+                   log_level_names[level < 0              ? 0
+                                   : level > KT_LOG_PVERB ? KT_LOG_PVERB
+                                                          : level]);
     n += (size_t)len;
     va_start(ap, fmt);
     len = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);

@@ -197,8 +197,7 @@ mc_parse_fixed(struct mc_req *req, const uint8_t *p, const struct tok *t, uint32
     case MC_KIND_DELETE:
         /* memcached still accepts a legacy "0" hold time */
         if (nargs == 2 && !(t[2].len == 1 && p[t[2].off] == '0')) {
-            return mc_client_error(req,
-                                   "bad command line format.  Usage: delete <key> [noreply]");
+            return mc_client_error(req, "bad command line format.  Usage: delete <key> [noreply]");
         }
         if (nargs != 1 && nargs != 2) {
             return mc_client_error(req, "bad command line format");
@@ -252,6 +251,9 @@ mc_req_parse(struct mc_req *req, const uint8_t *p, size_t len, uint32_t max_valu
     req->nkeys = 0;
     req->noreply = 0;
     req->vlen = 0;
+    /* only gat sets these, and a split get re-encodes an exptime when they are */
+    req->exptime_off = 0;
+    req->exptime_len = 0;
     req->err = MC_ERR_NONE;
     req->errmsg = NULL;
     if (eol == NULL) {

@@ -54,22 +54,22 @@ struct mc_key {
 
 /* One parsed request line. keys grows as needed and is reused across calls. */
 struct mc_req {
-    enum mc_cmd cmd;        /* valid on PARSE_OK */
-    uint32_t line_len;      /* bytes of the line including its "\n" */
-    uint32_t nkeys;         /* keys used */
-    uint32_t keys_cap;      /* keys allocated */
-    struct mc_key *keys;    /* the keys in request order (owned) */
-    uint32_t flags;         /* storage: client flags */
-    int64_t exptime;        /* storage, touch, gat: expiration */
-    uint32_t exptime_off;   /* gat: offset of the exptime token (for re-encoding) */
-    uint32_t exptime_len;   /* gat: its length */
-    uint32_t vlen;          /* storage: value bytes (data is vlen + 2 with "\r\n") */
-    uint64_t cas;           /* cas: unique */
-    uint64_t delta;         /* incr/decr */
-    uint32_t args_end;      /* offset where the arguments end (before " noreply" or "\r\n") */
-    unsigned noreply : 1;   /* "noreply" was the last token */
-    enum mc_err err;        /* on PARSE_ERROR */
-    const char *errmsg;     /* on MC_ERR_CLIENT: the reason, without "CLIENT_ERROR " */
+    enum mc_cmd cmd;      /* valid on PARSE_OK */
+    uint32_t line_len;    /* bytes of the line including its "\n" */
+    uint32_t nkeys;       /* keys used */
+    uint32_t keys_cap;    /* keys allocated */
+    struct mc_key *keys;  /* the keys in request order (owned) */
+    uint32_t flags;       /* storage: client flags */
+    int64_t exptime;      /* storage, touch, gat: expiration */
+    uint32_t exptime_off; /* gat: offset of the exptime token (for re-encoding) */
+    uint32_t exptime_len; /* gat: its length */
+    uint32_t vlen;        /* storage: value bytes (data is vlen + 2 with "\r\n") */
+    uint64_t cas;         /* cas: unique */
+    uint64_t delta;       /* incr/decr */
+    uint32_t args_end;    /* offset where the arguments end (before " noreply" or "\r\n") */
+    unsigned noreply : 1; /* "noreply" was the last token */
+    enum mc_err err;      /* on PARSE_ERROR */
+    const char *errmsg;   /* on MC_ERR_CLIENT: the reason, without "CLIENT_ERROR " */
 };
 
 enum mc_kind mc_cmd_kind(enum mc_cmd cmd);
@@ -86,12 +86,12 @@ int mc_req_parse(struct mc_req *req, const uint8_t *p, size_t len, uint32_t max_
 void mc_req_free(struct mc_req *req);
 
 enum mc_rsp_type {
-    MC_RSP_VALUE,        /* VALUE <key> <flags> <bytes> [<cas>]: data follows */
-    MC_RSP_END,          /* END: a retrieval is complete */
-    MC_RSP_STATUS,       /* STORED, NOT_STORED, EXISTS, NOT_FOUND, DELETED, TOUCHED, OK */
-    MC_RSP_NUMBER,       /* incr/decr result */
-    MC_RSP_VERSION,      /* VERSION <text> */
-    MC_RSP_ERROR,        /* ERROR, CLIENT_ERROR ..., SERVER_ERROR ... */
+    MC_RSP_VALUE,   /* VALUE <key> <flags> <bytes> [<cas>]: data follows */
+    MC_RSP_END,     /* END: a retrieval is complete */
+    MC_RSP_STATUS,  /* STORED, NOT_STORED, EXISTS, NOT_FOUND, DELETED, TOUCHED, OK */
+    MC_RSP_NUMBER,  /* incr/decr result */
+    MC_RSP_VERSION, /* VERSION <text> */
+    MC_RSP_ERROR,   /* ERROR, CLIENT_ERROR ..., SERVER_ERROR ... */
 };
 
 /* One parsed reply line. */
@@ -100,7 +100,7 @@ struct mc_rsp {
     uint32_t line_len;     /* bytes of the line including "\n" */
     uint32_t key_off;      /* VALUE: the key */
     uint32_t key_len;
-    uint32_t vlen;         /* VALUE: data bytes (vlen + 2 with "\r\n") */
+    uint32_t vlen; /* VALUE: data bytes (vlen + 2 with "\r\n") */
 };
 
 /*

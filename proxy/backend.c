@@ -212,8 +212,8 @@ backend_parse(struct backend *be)
             }
             c->rstate = RSTATE_LINE;
             /* the VALUE line is the block's first span; its key follows "VALUE " */
-            backend_value_done(be, head, (const char *)be->blk.v[0].b->data + be->blk.v[0].off +
-                                             r->key_off,
+            backend_value_done(be, head,
+                               (const char *)be->blk.v[0].b->data + be->blk.v[0].off + r->key_off,
                                r->key_len);
             continue;
         }

@@ -35,10 +35,10 @@ struct conn {
         uv_tcp_t tcp;
         uv_pipe_t pipe;
     } u;
-    struct worker *w;             /* owner (ref) */
+    struct worker *w; /* owner (ref) */
     enum conn_kind kind;
-    struct buf *rbuf;             /* chunk being read into (one ref) */
-    uint32_t rpos;                /* first unparsed byte in rbuf */
+    struct buf *rbuf; /* chunk being read into (one ref) */
+    uint32_t rpos;    /* first unparsed byte in rbuf */
     enum conn_rstate rstate;
     uint32_t remaining;           /* RSTATE_DATA / SWALLOW: bytes still expected */
     struct spans out;             /* waiting to be written (owned refs) */
@@ -51,29 +51,29 @@ struct conn {
 
 struct client {
     struct conn c;
-    uint32_t pool;                /* pool index of the listener */
-    TAILQ_HEAD(, req) reqs;       /* in request order */
+    uint32_t pool;          /* pool index of the listener */
+    TAILQ_HEAD(, req) reqs; /* in request order */
     uint32_t nreqs;
-    struct req *cur;              /* request whose value is being read */
-    struct mc_req parsed;         /* parser scratch (keys array reused) */
-    unsigned eof : 1;             /* client closed its side */
-    unsigned quit : 1;            /* a quit was read: no more requests */
-    unsigned close_after : 1;     /* close once the queued replies are written */
+    struct req *cur;          /* request whose value is being read */
+    struct mc_req parsed;     /* parser scratch (keys array reused) */
+    unsigned eof : 1;         /* client closed its side */
+    unsigned quit : 1;        /* a quit was read: no more requests */
+    unsigned close_after : 1; /* close once the queued replies are written */
 };
 
 struct backend {
     struct conn c;
-    struct server_rt *srv;        /* server it talks to (ref); NULL once detached */
-    uint32_t slot;                /* index in srv->conns */
-    TAILQ_HEAD(, frag) fifo;      /* sent or queued, awaiting replies in order */
+    struct server_rt *srv;   /* server it talks to (ref); NULL once detached */
+    uint32_t slot;           /* index in srv->conns */
+    TAILQ_HEAD(, frag) fifo; /* sent or queued, awaiting replies in order */
     uint32_t nfifo;
     uint64_t fifo_bytes;
-    uv_timer_t timer;             /* deadline of the FIFO head (connect + response) */
+    uv_timer_t timer; /* deadline of the FIFO head (connect + response) */
     uv_connect_t creq;
     unsigned connected : 1;
     unsigned timer_on : 1;
-    struct spans blk;             /* VALUE block being collected (owned refs) */
-    struct mc_rsp parsed;         /* parser scratch */
+    struct spans blk;     /* VALUE block being collected (owned refs) */
+    struct mc_rsp parsed; /* parser scratch */
 };
 
 /* Conn plumbing shared by clients and backends. */

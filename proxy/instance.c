@@ -108,8 +108,8 @@ instance_listen(struct instance *inst, int *fds)
                                          pool->listen_addrlen, pool->cf->backlog, 1);
             }
             if (fd < 0) {
-                log_error("pool '%s': cannot listen on %s: %s", pool->name,
-                          pool->cf->listen.host, strerror(-fd));
+                log_error("pool '%s': cannot listen on %s: %s", pool->name, pool->cf->listen.host,
+                          strerror(-fd));
                 return fd;
             }
             fds[w * topo->npools + p] = fd;
@@ -177,8 +177,8 @@ instance_stats_listen(struct instance *inst)
         rc = uv_listen((uv_stream_t *)&inst->stats_server, 128, on_stats_connection);
     }
     if (rc != 0) {
-        log_error("stats: cannot listen on %s:%d: %s", inst->opt.stats_addr,
-                  inst->opt.stats_port, uv_strerror(rc));
+        log_error("stats: cannot listen on %s:%d: %s", inst->opt.stats_addr, inst->opt.stats_port,
+                  uv_strerror(rc));
     }
     return rc;
 }

@@ -65,9 +65,8 @@ main_usage(FILE *f)
             "  -p, --pid-file=S       : set pid file (default: off)\n"
             "  -m, --mbuf-size=N      : set size of mbuf chunk in bytes (default: %d bytes)\n"
             "  -T, --threads=N        : set worker threads (default: online cores)\n",
-            KT_LOG_NOTICE, KT_LOG_EMERG, KT_LOG_PVERB, INST_DEFAULT_CONF,
-            INST_DEFAULT_STATS_PORT, INST_DEFAULT_STATS_ADDR, INST_DEFAULT_STATS_INTERVAL,
-            BUF_CHUNK_SIZE_DEFAULT);
+            KT_LOG_NOTICE, KT_LOG_EMERG, KT_LOG_PVERB, INST_DEFAULT_CONF, INST_DEFAULT_STATS_PORT,
+            INST_DEFAULT_STATS_ADDR, INST_DEFAULT_STATS_INTERVAL, BUF_CHUNK_SIZE_DEFAULT);
 }
 
 static int
@@ -244,13 +243,12 @@ main(int argc, char **argv)
         return 0;
     }
     if (log_init(opt->log_level, opt->log_file) != 0) {
-        fprintf(stderr, "ketch: cannot open log file '%s': %s\n", opt->log_file,
-                strerror(errno));
+        fprintf(stderr, "ketch: cannot open log file '%s': %s\n", opt->log_file, strerror(errno));
         return 1;
     }
-    inst.nworkers = (uint32_t)(opt->threads > 0           ? opt->threads
+    inst.nworkers = (uint32_t)(opt->threads > 0          ? opt->threads
                                : conf->ketch.threads > 0 ? conf->ketch.threads
-                                                          : (int)uv_available_parallelism());
+                                                         : (int)uv_available_parallelism());
     if (topology_build(conf, 1, &inst.topo, &err) != 0) {
         for (size_t i = 0; i < err.nmsgs; i++) {
             fprintf(stderr, "ketch: %s\n", err.msgs[i]);

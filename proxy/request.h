@@ -46,31 +46,31 @@ struct frag {
 };
 
 struct req {
-    TAILQ_ENTRY(req) link;  /* client's in-order queue */
-    struct client *client;  /* NULL once the client has gone */
-    struct worker *w;       /* (ref) */
-    uint32_t pool;          /* pool index */
+    TAILQ_ENTRY(req) link; /* client's in-order queue */
+    struct client *client; /* NULL once the client has gone */
+    struct worker *w;      /* (ref) */
+    uint32_t pool;         /* pool index */
     enum mc_cmd cmd;
-    struct spans in;        /* the request as read: line + data (owned refs) */
-    struct buf *line_buf;   /* chunk holding the line (ref held by in) */
-    uint32_t line_off;      /* where the line starts in line_buf */
+    struct spans in;      /* the request as read: line + data (owned refs) */
+    struct buf *line_buf; /* chunk holding the line (ref held by in) */
+    uint32_t line_off;    /* where the line starts in line_buf */
     uint32_t line_len;
-    uint32_t args_end;      /* end of the arguments, before " noreply" */
-    uint32_t exptime_off;   /* gat: the exptime token within the line */
+    uint32_t args_end;    /* end of the arguments, before " noreply" */
+    uint32_t exptime_off; /* gat: the exptime token within the line */
     uint32_t exptime_len;
     uint32_t nkeys;
-    struct req_key *keys;   /* nkeys (owned, or &key1) */
-    struct req_key key1;    /* storage for a single key */
-    uint32_t npending;      /* fragments not yet answered */
+    struct req_key *keys; /* nkeys (owned, or &key1) */
+    struct req_key key1;  /* storage for a single key */
+    uint32_t npending;    /* fragments not yet answered */
     uint32_t nfrags;
-    struct frag *frags;     /* nfrags (owned, or &frag1) */
+    struct frag *frags; /* nfrags (owned, or &frag1) */
     struct frag frag1;
-    struct spans *kv;       /* split get: per-key VALUE blocks (owned) */
-    struct spans reply;     /* what the client gets (owned refs) */
-    unsigned noreply : 1;   /* the client asked for no reply */
-    unsigned done : 1;      /* reply is complete */
-    unsigned quit : 1;      /* close the client after this reply */
-    unsigned split : 1;     /* multi-server get */
+    struct spans *kv;     /* split get: per-key VALUE blocks (owned) */
+    struct spans reply;   /* what the client gets (owned refs) */
+    unsigned noreply : 1; /* the client asked for no reply */
+    unsigned done : 1;    /* reply is complete */
+    unsigned quit : 1;    /* close the client after this reply */
+    unsigned split : 1;   /* multi-server get */
 };
 
 /* A new request for <client>, in its worker's pool <pool>. */

@@ -139,14 +139,15 @@ stats_describe(void)
     static const struct {
         const char *name;
         const char *desc;
-    } pool_desc[] = {
-        {"client_eof", "# eof on client connections"},
-        {"client_err", "# errors on client connections"},
-        {"client_connections", "# active client connections"},
-        {"server_ejects", "# times backend server was ejected"},
-        {"forward_error", "# times we encountered a forwarding error"},
-        {"fragments", "# fragments created from a multi-vector request"},
-    },
+    } pool_desc[] =
+        {
+            {"client_eof", "# eof on client connections"},
+            {"client_err", "# errors on client connections"},
+            {"client_connections", "# active client connections"},
+            {"server_ejects", "# times backend server was ejected"},
+            {"forward_error", "# times we encountered a forwarding error"},
+            {"fragments", "# fragments created from a multi-vector request"},
+        },
       server_desc[] = {
           {"server_eof", "# eof on server connections"},
           {"server_err", "# errors on server connections"},

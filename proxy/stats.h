@@ -53,8 +53,8 @@ struct stats_global {
 /* Single-writer update: a plain load and store the reader may see torn-free. */
 #define STATS_ADD(field, n)                                                                        \
     __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
-#define STATS_INC(field) STATS_ADD(field, 1)
-#define STATS_DEC(field) STATS_ADD(field, -1)
+#define STATS_INC(field)    STATS_ADD(field, 1)
+#define STATS_DEC(field)    STATS_ADD(field, -1)
 #define STATS_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 #define STATS_GET(field)    __atomic_load_n(&(field), __ATOMIC_RELAXED)
 

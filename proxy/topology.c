@@ -106,8 +106,7 @@ topology_build_pool(struct topology *topo, uint32_t idx, uint32_t *gidx, struct 
 }
 
 int
-topology_build(struct conf *conf, uint64_t generation, struct topology **out,
-               struct kt_err *err)
+topology_build(struct conf *conf, uint64_t generation, struct topology **out, struct kt_err *err)
 {
     struct topology *topo = kt_calloc(1, sizeof(*topo));
     uint32_t gidx = 0;

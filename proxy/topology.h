@@ -30,24 +30,24 @@ struct server {
 };
 
 struct pool {
-    uint32_t idx;                /* index within the topology */
-    const char *name;            /* (ref in conf) */
-    const struct conf_pool *cf;  /* every configured setting (ref in conf) */
-    hash_fn hash;                /* key hash */
-    struct server *servers;      /* nservers (owned) */
+    uint32_t idx;               /* index within the topology */
+    const char *name;           /* (ref in conf) */
+    const struct conf_pool *cf; /* every configured setting (ref in conf) */
+    hash_fn hash;               /* key hash */
+    struct server *servers;     /* nservers (owned) */
     uint32_t nservers;
-    struct ring *ring;           /* all servers (owned); workers rebuild on ejection */
+    struct ring *ring;                   /* all servers (owned); workers rebuild on ejection */
     struct sockaddr_storage listen_addr; /* resolved listen address (TCP) */
     socklen_t listen_addrlen;
 };
 
 struct topology {
-    uint32_t refs;          /* atomic: workers and the control thread */
-    uint64_t generation;    /* increases with every published snapshot */
-    struct conf *conf;      /* the configuration it was built from (owned) */
-    struct pool *pools;     /* npools (owned) */
+    uint32_t refs;       /* atomic: workers and the control thread */
+    uint64_t generation; /* increases with every published snapshot */
+    struct conf *conf;   /* the configuration it was built from (owned) */
+    struct pool *pools;  /* npools (owned) */
     uint32_t npools;
-    uint32_t nservers;      /* across all pools */
+    uint32_t nservers;       /* across all pools */
     struct server **by_gidx; /* nservers: server by its topology index (owned) */
 };
 

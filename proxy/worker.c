@@ -93,8 +93,7 @@ worker_listen(struct worker *w, uint32_t pool, int fd)
 }
 
 void
-worker_init(struct worker *w, struct instance *inst, uint32_t id, struct topology *topo,
-            int *fds)
+worker_init(struct worker *w, struct instance *inst, uint32_t id, struct topology *topo, int *fds)
 {
     memset(w, 0, sizeof(*w));
     w->id = id;

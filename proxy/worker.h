@@ -22,18 +22,18 @@ struct conn;
 
 /* Per-worker state of one server. */
 struct server_rt {
-    uint32_t gidx;              /* server index in the topology */
-    struct backend **conns;     /* server_connections slots, NULL = not connected */
+    uint32_t gidx;          /* server index in the topology */
+    struct backend **conns; /* server_connections slots, NULL = not connected */
     uint32_t nconns;
-    uint32_t nfail;             /* consecutive failures */
-    uint64_t ejected_until_ms;  /* auto_eject_hosts: out of the ring until then; 0 = in */
+    uint32_t nfail;            /* consecutive failures */
+    uint64_t ejected_until_ms; /* auto_eject_hosts: out of the ring until then; 0 = in */
 };
 
 /* Per-worker state of one pool. */
 struct pool_rt {
-    struct ring *ring;          /* ring in use: the topology's, or ours after ejections */
-    int own_ring;               /* 1 when ring is ours to free */
-    uint64_t next_rebuild_ms;   /* when an ejected server comes back; 0 = none */
+    struct ring *ring;        /* ring in use: the topology's, or ours after ejections */
+    int own_ring;             /* 1 when ring is ours to free */
+    uint64_t next_rebuild_ms; /* when an ejected server comes back; 0 = none */
     union {
         uv_tcp_t tcp;
         uv_pipe_t pipe;
@@ -43,22 +43,22 @@ struct pool_rt {
 
 struct worker {
     uint32_t id;
-    struct instance *inst;          /* (ref) */
+    struct instance *inst; /* (ref) */
     uv_thread_t thread;
     uv_loop_t loop;
-    uv_async_t wake;                /* stop request from the control thread */
-    uv_check_t flusher;             /* end of loop turn: write out queued output */
-    struct topology *topo;          /* snapshot in use (one ref) */
-    struct pool_rt *pools;          /* topo->npools */
-    struct server_rt *servers;      /* topo->nservers */
+    uv_async_t wake;           /* stop request from the control thread */
+    uv_check_t flusher;        /* end of loop turn: write out queued output */
+    struct topology *topo;     /* snapshot in use (one ref) */
+    struct pool_rt *pools;     /* topo->npools */
+    struct server_rt *servers; /* topo->nservers */
     struct buf_pool bufs;
-    struct buf_writer writer;       /* bytes the proxy makes: errors, split requests */
-    TAILQ_HEAD(, conn) flushq;      /* conns with output this turn */
-    int *listen_fds;                /* per pool: socket made by the main thread, or -1 */
+    struct buf_writer writer;  /* bytes the proxy makes: errors, split requests */
+    TAILQ_HEAD(, conn) flushq; /* conns with output this turn */
+    int *listen_fds;           /* per pool: socket made by the main thread, or -1 */
     struct stats_global gstats;
-    struct stats_pool *pstats;      /* per pool */
-    struct stats_server *sstats;    /* per server */
-    uint32_t rand_state;            /* random distribution */
+    struct stats_pool *pstats;   /* per pool */
+    struct stats_server *sstats; /* per server */
+    uint32_t rand_state;         /* random distribution */
     volatile int stopping;
 };
 
