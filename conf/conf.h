@@ -24,7 +24,7 @@ struct kt_err;
 #define CONF_DEFAULT_SERVER_RETRY_MS      30000
 #define CONF_DEFAULT_SERVER_FAILURE_LIMIT 2
 /* memcached's default item size maximum (-I 1m) */
-#define CONF_DEFAULT_MAX_VALUE_SIZE       (1024 * 1024)
+#define CONF_DEFAULT_MAX_VALUE_SIZE (1024 * 1024)
 
 /* A listen or server address: TCP host:port or a unix socket path. */
 struct conf_addr {

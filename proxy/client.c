@@ -65,13 +65,16 @@ client_read_pause(struct client *cl)
     }
 }
 
-static void
+/* Start reading again; returns 1 when it did, so buffered bytes get parsed. */
+static int
 client_read_resume(struct client *cl)
 {
-    if (!cl->c.reading && !cl->c.closing && !cl->eof && !cl->quit) {
-        cl->c.reading = 1;
-        uv_read_start(&cl->c.u.stream, on_client_alloc, on_client_read);
+    if (cl->c.reading || cl->c.closing || cl->eof || cl->quit) {
+        return 0;
     }
+    cl->c.reading = 1;
+    uv_read_start(&cl->c.u.stream, on_client_alloc, on_client_read);
+    return 1;
 }
 
 static void
@@ -281,9 +284,8 @@ client_reply_ready(struct client *cl)
         client_maybe_close(cl);
         return;
     }
-    if (!client_over_budget(cl) && !cl->c.reading) {
-        client_read_resume(cl);
-        /* bytes read before the pause may already hold whole requests */
+    /* bytes read before a pause may already hold whole requests */
+    if (!client_over_budget(cl) && client_read_resume(cl)) {
         client_parse(cl);
     }
 }
@@ -297,8 +299,7 @@ client_write_done(struct client *cl, int status)
         return;
     }
     client_maybe_close(cl);
-    if (!cl->c.closing && !cl->c.reading && !client_over_budget(cl)) {
-        client_read_resume(cl);
+    if (!client_over_budget(cl) && client_read_resume(cl)) {
         client_parse(cl);
     }
 }
@@ -350,7 +351,7 @@ client_accept(struct worker *w, uv_stream_t *server, uint32_t pool, int is_unix)
     if (!is_unix) {
         uv_tcp_nodelay(&cl->c.u.tcp, 1);
     }
-    client_read_resume(cl);
+    (void)client_read_resume(cl);
 }
 
 void
