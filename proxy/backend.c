@@ -80,8 +80,10 @@ backend_fail(struct backend *be, int status, const char *msg)
         if (be->connected) {
             STATS_DEC(st->server_connections);
         }
-        STATS_ADD(st->out_queue, -(int64_t)be->nfifo);
-        STATS_ADD(st->out_queue_bytes, -(int64_t)be->fifo_bytes);
+        STATS_ADD(st->in_queue, -(int64_t)be->nunsent);
+        STATS_ADD(st->in_queue_bytes, -(int64_t)be->unsent_bytes);
+        STATS_ADD(st->out_queue, -(int64_t)(be->nfifo - be->nunsent));
+        STATS_ADD(st->out_queue_bytes, -(int64_t)(be->fifo_bytes - be->unsent_bytes));
         log_info("server %s: connection lost: %s", w->topo->by_gidx[sgidx]->addr_text,
                  msg != NULL ? msg : uv_strerror(status));
     }
@@ -94,6 +96,7 @@ backend_fail(struct backend *be, int status, const char *msg)
         frag_fail(frag, msg != NULL ? msg : uv_strerror(status));
     }
     be->nfifo = 0;
+    be->nunsent = 0;
     if (sgidx != UINT32_MAX) {
         worker_server_failed(w, sgidx);
     }
@@ -357,14 +360,33 @@ backend_send(struct worker *w, uint32_t sgidx, struct frag *frag, uint32_t hint)
     be->fifo_bytes += frag->out_bytes;
     STATS_INC(st->requests);
     STATS_ADD(st->request_bytes, (int64_t)frag->out_bytes);
-    STATS_INC(st->out_queue);
-    STATS_ADD(st->out_queue_bytes, (int64_t)frag->out_bytes);
+    be->nunsent++;
+    be->unsent_bytes += frag->out_bytes;
+    STATS_INC(st->in_queue);
+    STATS_ADD(st->in_queue_bytes, (int64_t)frag->out_bytes);
     spans_move(&be->c.out, &frag->out);
     if (frag->deadline_ms != 0 && !be->timer_on) {
         be->timer_on = 1;
         uv_timer_start(&be->timer, on_backend_timer, (uint64_t)cp->timeout_ms, 0);
     }
     conn_want_flush(&be->c);
+}
+
+void
+backend_flushed(struct backend *be)
+{
+    struct stats_server *st;
+
+    if (be->nunsent == 0 || be->srv == NULL) {
+        return;
+    }
+    st = &be->c.w->sstats[be->srv->gidx];
+    STATS_ADD(st->in_queue, -(int64_t)be->nunsent);
+    STATS_ADD(st->in_queue_bytes, -(int64_t)be->unsent_bytes);
+    STATS_ADD(st->out_queue, (int64_t)be->nunsent);
+    STATS_ADD(st->out_queue_bytes, (int64_t)be->unsent_bytes);
+    be->nunsent = 0;
+    be->unsent_bytes = 0;
 }
 
 void

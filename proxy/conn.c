@@ -134,8 +134,13 @@ conn_flush(struct conn *c)
     if (c->closing || c->out.n == 0) {
         return;
     }
-    if (c->kind == CONN_BACKEND && !KT_CONTAINER_OF(c, struct backend, c)->connected) {
-        return;
+    if (c->kind == CONN_BACKEND) {
+        struct backend *be = KT_CONTAINER_OF(c, struct backend, c);
+
+        if (!be->connected) {
+            return;
+        }
+        backend_flushed(be);
     }
     if (c->u.stream.write_queue_size == 0) {
         n = conn_iov(&c->out, stack, CONN_IOV_STACK);

@@ -68,6 +68,8 @@ struct backend {
     TAILQ_HEAD(, frag) fifo; /* sent or queued, awaiting replies in order */
     uint32_t nfifo;
     uint64_t fifo_bytes;
+    uint32_t nunsent; /* of those, not yet handed to the socket (in_queue) */
+    uint64_t unsent_bytes;
     uv_timer_t timer; /* deadline of the FIFO head (connect + response) */
     uv_connect_t creq;
     unsigned connected : 1;
@@ -93,6 +95,8 @@ void client_reply_ready(struct client *client);
 
 /* Queue <frag> on a connection to server <sgidx>, connecting if needed. */
 void backend_send(struct worker *w, uint32_t sgidx, struct frag *frag, uint32_t hint);
+/* The queued output of <be> went to the socket: in_queue becomes out_queue. */
+void backend_flushed(struct backend *be);
 /* Connect every connection of <srv> now (preconnect). */
 void backend_preconnect(struct worker *w, uint32_t sgidx);
 /* Close every backend of the worker (shutdown). */
