@@ -493,6 +493,14 @@ class Proxy:
     def stop(self):
         if self.proc is not None:
             _stop_popen(self.proc)
+            self.proc = None
+            # a sanitizer build reports memory errors and leaks in the log
+            with open(self.logpath, "rb") as f:
+                log = f.read()
+            for marker in (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runtime error:"):
+                if marker in log:
+                    raise AssertionError("%s reported %s:\n%s" % (
+                        self.name, marker.decode(), tail(self.logpath)))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
