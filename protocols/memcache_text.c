@@ -42,6 +42,24 @@ struct tok {
     uint32_t len;
 };
 
+/* The next space-separated word of p[*pos, end) into <t>; 0 at the end of the line. */
+static int
+mc_next_token(const uint8_t *p, uint32_t *pos, uint32_t end, struct tok *t)
+{
+    uint32_t i = *pos;
+
+    while (i < end && p[i] == ' ') {
+        i++;
+    }
+    t->off = i;
+    while (i < end && p[i] != ' ') {
+        i++;
+    }
+    t->len = i - t->off;
+    *pos = i;
+    return t->len > 0;
+}
+
 static int
 mc_parse_u64(const uint8_t *s, uint32_t len, uint64_t *out)
 {
@@ -111,33 +129,23 @@ mc_parse_retrieval(struct mc_req *req, const uint8_t *p, uint32_t pos, uint32_t 
 {
     int first = 1;
 
-    while (pos < end) {
-        uint32_t start;
+    struct tok t;
 
-        while (pos < end && p[pos] == ' ') {
-            pos++;
-        }
-        start = pos;
-        while (pos < end && p[pos] != ' ') {
-            pos++;
-        }
-        if (pos == start) {
-            break;
-        }
+    while (mc_next_token(p, &pos, end, &t)) {
         if (gat && first) {
-            if (mc_parse_i64(p + start, pos - start, &req->exptime) != 0) {
+            if (mc_parse_i64(p + t.off, t.len, &req->exptime) != 0) {
                 return mc_client_error(req, "invalid exptime argument");
             }
-            req->exptime_off = start;
-            req->exptime_len = pos - start;
+            req->exptime_off = t.off;
+            req->exptime_len = t.len;
             first = 0;
             continue;
         }
         first = 0;
-        if (pos - start > MC_KEY_MAX) {
+        if (t.len > MC_KEY_MAX) {
             return mc_client_error(req, "bad command line format: key longer than 250 bytes");
         }
-        mc_req_add_key(req, start, pos - start);
+        mc_req_add_key(req, t.off, t.len);
     }
     if (req->nkeys == 0) {
         return mc_client_error(req, "bad command line format");
@@ -286,24 +294,10 @@ mc_req_parse(struct mc_req *req, const uint8_t *p, size_t len, uint32_t max_valu
     if (mc_cmds[cmd].kind == MC_KIND_RETRIEVE || mc_cmds[cmd].kind == MC_KIND_GAT) {
         return mc_parse_retrieval(req, p, pos + cmdlen, end, mc_cmds[cmd].kind == MC_KIND_GAT);
     }
-    while (pos < end) {
-        uint32_t start;
-
-        while (pos < end && p[pos] == ' ') {
-            pos++;
-        }
-        start = pos;
-        while (pos < end && p[pos] != ' ') {
-            pos++;
-        }
-        if (pos == start) {
-            break;
-        }
+    while (mc_next_token(p, &pos, end, &t[nt])) {
         if (nt == MC_TOKENS_MAX) {
             return mc_client_error(req, "bad command line format");
         }
-        t[nt].off = start;
-        t[nt].len = pos - start;
         nt++;
     }
     return mc_parse_fixed(req, p, t, nt, max_value);
@@ -347,21 +341,7 @@ mc_rsp_parse(struct mc_rsp *rsp, const uint8_t *p, size_t len)
         uint32_t pos = 5, nt = 0;
         uint64_t v;
 
-        while (pos < end && nt < 5) {
-            uint32_t start;
-
-            while (pos < end && p[pos] == ' ') {
-                pos++;
-            }
-            start = pos;
-            while (pos < end && p[pos] != ' ') {
-                pos++;
-            }
-            if (pos == start) {
-                break;
-            }
-            t[nt].off = start;
-            t[nt].len = pos - start;
+        while (nt < 5 && mc_next_token(p, &pos, end, &t[nt])) {
             nt++;
         }
         if (nt < 3 || mc_parse_u64(p + t[2].off, t[2].len, &v) != 0 || v > INT32_MAX - 2) {
