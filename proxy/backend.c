@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "conf/conf.h"
 #include "proxy/conn.h"
+#include "proxy/proto.h"
 #include "proxy/request.h"
 #include "proxy/topology.h"
 #include "proxy/worker.h"
@@ -48,11 +49,8 @@ backend_closed(struct backend *be)
     uv_close((uv_handle_t *)&be->timer, on_backend_timer_closed);
 }
 
-/*
- * The connection is lost (error, EOF, timeout, bad reply): every fragment
- * it carries fails with <msg>, and the next request opens a new one.
- */
-static void
+/* The next request after a failure opens a new connection. */
+void
 backend_fail(struct backend *be, int status, const char *msg)
 {
     struct worker *w = be->c.w;
@@ -140,8 +138,7 @@ on_backend_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     conn_alloc(&be->c, want, buf);
 }
 
-/* The FIFO head is fully answered. */
-static void
+void
 backend_complete(struct backend *be, struct frag *head)
 {
     struct worker *w = be->c.w;
@@ -158,50 +155,18 @@ backend_complete(struct backend *be, struct frag *head)
     frag_done(head);
 }
 
-/* A VALUE block is complete: file it under its key (split get) or in the reply. */
-static void
-backend_value_done(struct backend *be, struct frag *head, const char *key, uint32_t klen)
-{
-    struct req *req = head->req;
-
-    if (!req->split) {
-        spans_move(&head->rsp, &be->blk);
-        return;
-    }
-    for (uint32_t k = head->kpos; k < head->nkeys; k++) {
-        const struct req_key *rk = &req->keys[head->keyidx[k]];
-
-        if (rk->len == klen && memcmp(rk->p, key, klen) == 0) {
-            spans_move(&req->kv[head->keyidx[k]], &be->blk);
-            head->kpos = k + 1;
-            return;
-        }
-    }
-    spans_reset(&be->blk); /* a key we did not ask for: drop it */
-}
-
-static int
-backend_is_retrieval(const struct frag *head)
-{
-    enum mc_kind kind = mc_cmd_kind(head->req->cmd);
-
-    return kind == MC_KIND_RETRIEVE || kind == MC_KIND_GAT;
-}
-
 static void
 backend_parse(struct backend *be)
 {
     struct conn *c = &be->c;
     struct buf *b = c->rbuf;
-    struct worker *w = c->w;
 
     while (!c->closing) {
         uint32_t avail = b->len - c->rpos, take;
-        struct frag *head = TAILQ_FIRST(&be->fifo);
-        struct mc_rsp *r = &be->parsed;
-        int rc;
 
         if (c->rstate == RSTATE_DATA) {
+            struct frag *head = TAILQ_FIRST(&be->fifo);
+
             take = KT_MIN(avail, c->remaining);
             if (take == 0) {
                 return;
@@ -209,56 +174,17 @@ backend_parse(struct backend *be)
             spans_add(&be->blk, b, c->rpos, take);
             c->rpos += take;
             c->remaining -= take;
-            STATS_ADD(w->sstats[head->sgidx].response_bytes, take);
+            STATS_ADD(c->w->sstats[head->sgidx].response_bytes, take);
             if (c->remaining > 0) {
                 return;
             }
             c->rstate = RSTATE_LINE;
-            /* the VALUE line is the block's first span; its key follows "VALUE " */
-            backend_value_done(be, head,
-                               (const char *)be->blk.v[0].b->data + be->blk.v[0].off + r->key_off,
-                               r->key_len);
+            be->proto->backend_data_done(be);
             continue;
         }
-        if (avail == 0) {
+        if (avail == 0 || be->proto->backend_line(be, b->data + c->rpos, avail) != 0) {
             return;
         }
-        rc = mc_rsp_parse(r, b->data + c->rpos, avail);
-        if (rc == PARSE_AGAIN) {
-            return;
-        }
-        if (rc == PARSE_ERROR || head == NULL) {
-            backend_fail(be, UV_EPROTO, "unexpected reply from server");
-            return;
-        }
-        STATS_ADD(w->sstats[head->sgidx].response_bytes, r->line_len);
-        if (backend_is_retrieval(head)) {
-            if (r->type == MC_RSP_VALUE) {
-                spans_add(&be->blk, b, c->rpos, r->line_len);
-                c->rpos += r->line_len;
-                c->rstate = RSTATE_DATA;
-                c->remaining = r->vlen + 2;
-                continue;
-            }
-            if (r->type != MC_RSP_END && r->type != MC_RSP_ERROR) {
-                backend_fail(be, UV_EPROTO, "unexpected reply from server");
-                return;
-            }
-            if (r->type == MC_RSP_ERROR) {
-                head->failed = 1;
-            }
-            if (!head->req->split || r->type == MC_RSP_ERROR) {
-                spans_add(&head->rsp, b, c->rpos, r->line_len);
-            }
-        } else {
-            if (r->type == MC_RSP_VALUE || r->type == MC_RSP_END) {
-                backend_fail(be, UV_EPROTO, "unexpected reply from server");
-                return;
-            }
-            spans_add(&head->rsp, b, c->rpos, r->line_len);
-        }
-        c->rpos += r->line_len;
-        backend_complete(be, head);
     }
 }
 
@@ -314,6 +240,7 @@ backend_connect(struct worker *w, struct server_rt *srt, uint32_t slot)
     conn_init(&be->c, w, CONN_BACKEND, srv->addr.ss_family == AF_UNIX);
     be->srv = srt;
     be->slot = slot;
+    be->proto = srv->owner->cf->redis ? &proto_redis : &proto_memcache;
     TAILQ_INIT(&be->fifo);
     uv_timer_init(&w->loop, &be->timer);
     be->timer.data = be;
@@ -332,26 +259,20 @@ backend_connect(struct worker *w, struct server_rt *srt, uint32_t slot)
         backend_fail(be, rc, NULL);
         return NULL;
     }
+    be->proto->backend_open(be);
     return be;
 }
 
-void
-backend_send(struct worker *w, uint32_t sgidx, struct frag *frag, uint32_t hint)
+/* Put <frag> at the end of <be>'s FIFO and its bytes on the output queue. */
+static void
+backend_queue(struct backend *be, struct frag *frag)
 {
-    struct server_rt *srt = &w->servers[sgidx];
+    struct worker *w = be->c.w;
+    uint32_t sgidx = be->srv->gidx;
     const struct conf_pool *cp = backend_conf(w, sgidx);
     struct stats_server *st = &w->sstats[sgidx];
-    uint32_t slot = hint % srt->nconns;
-    struct backend *be = srt->conns[slot];
 
     frag->sgidx = sgidx;
-    if (be == NULL) {
-        be = backend_connect(w, srt, slot);
-        if (be == NULL) {
-            frag_fail(frag, "cannot connect to server");
-            return;
-        }
-    }
     frag->deadline_ms = cp->timeout_ms > 0 ? worker_now(w) + (uint64_t)cp->timeout_ms : 0;
     frag->out_bytes = frag->out.bytes;
     frag->queued = 1;
@@ -370,6 +291,34 @@ backend_send(struct worker *w, uint32_t sgidx, struct frag *frag, uint32_t hint)
         uv_timer_start(&be->timer, on_backend_timer, (uint64_t)cp->timeout_ms, 0);
     }
     conn_want_flush(&be->c);
+}
+
+void
+backend_send_internal(struct backend *be, struct req *req)
+{
+    req->frags = &req->frag1;
+    req->nfrags = 1;
+    req->npending = 1;
+    req->frag1.req = req;
+    backend_queue(be, &req->frag1);
+}
+
+void
+backend_send(struct worker *w, uint32_t sgidx, struct frag *frag, uint32_t hint)
+{
+    struct server_rt *srt = &w->servers[sgidx];
+    uint32_t slot = hint % srt->nconns;
+    struct backend *be = srt->conns[slot];
+
+    frag->sgidx = sgidx;
+    if (be == NULL) {
+        be = backend_connect(w, srt, slot);
+        if (be == NULL) {
+            frag_fail(frag, "cannot connect to server");
+            return;
+        }
+    }
+    backend_queue(be, frag);
 }
 
 void

@@ -16,6 +16,7 @@
 #include "conf/conf.h"
 #include "proxy/conn.h"
 #include "proxy/instance.h"
+#include "proxy/proto.h"
 #include "proxy/request.h"
 #include "proxy/topology.h"
 #include "proxy/worker.h"
@@ -27,12 +28,6 @@
 
 void client_closed(struct client *client);
 void client_write_done(struct client *client, int status);
-
-static const struct conf_pool *
-client_conf(const struct client *cl)
-{
-    return cl->c.w->topo->pools[cl->pool].cf;
-}
 
 static void
 on_client_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
@@ -77,84 +72,14 @@ client_read_resume(struct client *cl)
     return 1;
 }
 
-static void
-client_error_reply(struct client *cl, struct req *req, const struct mc_req *p)
+struct req *
+client_new_req(struct client *cl)
 {
-    char line[256];
-    int n;
+    struct req *req = req_create(cl->c.w, cl, cl->pool);
 
-    switch (p->err) {
-    case MC_ERR_UNKNOWN:
-        req_reply_text(req, "ERROR\r\n", 7);
-        break;
-    case MC_ERR_TOO_LARGE:
-        n = snprintf(line, sizeof(line), "SERVER_ERROR %s\r\n", p->errmsg);
-        req_reply_text(req, line, (size_t)n);
-        cl->c.rstate = RSTATE_SWALLOW;
-        cl->c.remaining = p->vlen + 2;
-        break;
-    default:
-        n = snprintf(line, sizeof(line), "CLIENT_ERROR %s\r\n", p->errmsg);
-        req_reply_text(req, line, (size_t)n);
-        break;
-    }
-}
-
-/* The value of storage request <req> is in: check its terminator, then send it. */
-static void
-client_value_done(struct client *cl, struct req *req)
-{
-    static const char bad_chunk[] = "CLIENT_ERROR bad data chunk\r\n";
-    uint8_t tail[2];
-
-    spans_peek(&req->in, req->in.bytes - 2, tail, 2);
-    if (tail[0] != '\r' || tail[1] != '\n') {
-        req_reply_text(req, bad_chunk, sizeof(bad_chunk) - 1);
-        return;
-    }
-    KT_UNUSED(cl);
-    req_dispatch(req);
-}
-
-static void
-client_take_request(struct client *cl, struct req *req, const struct mc_req *p)
-{
-    struct conn *c = &cl->c;
-    struct buf *b = c->rbuf;
-    enum mc_kind kind = mc_cmd_kind(p->cmd);
-
-    req->cmd = p->cmd;
-    req->line_buf = b;
-    req->line_off = c->rpos;
-    req->line_len = p->line_len;
-    req->args_end = p->args_end;
-    req->exptime_off = p->exptime_off;
-    req->exptime_len = p->exptime_len;
-    req->noreply = p->noreply;
-    req->nkeys = p->nkeys;
-    req->keys = p->nkeys > 1 ? kt_malloc(p->nkeys * sizeof(*req->keys)) : &req->key1;
-    for (uint32_t i = 0; i < p->nkeys; i++) {
-        req->keys[i].p = (const char *)b->data + c->rpos + p->keys[i].off;
-        req->keys[i].len = p->keys[i].len;
-    }
-    spans_add(&req->in, b, c->rpos, p->line_len);
-    c->rpos += p->line_len;
-    switch (kind) {
-    case MC_KIND_QUIT:
-        req->quit = 1;
-        cl->quit = 1;
-        req_reply_text(req, "", 0);
-        break;
-    case MC_KIND_STORE:
-    case MC_KIND_CAS:
-        c->rstate = RSTATE_DATA;
-        c->remaining = p->vlen + 2;
-        cl->cur = req;
-        break;
-    default:
-        req_dispatch(req);
-        break;
-    }
+    TAILQ_INSERT_TAIL(&cl->reqs, req, link);
+    cl->nreqs++;
+    return req;
 }
 
 static void
@@ -162,12 +87,9 @@ client_parse(struct client *cl)
 {
     struct conn *c = &cl->c;
     struct buf *b = c->rbuf;
-    uint32_t max_value = client_conf(cl)->max_value_size;
 
     while (!c->closing && !cl->quit && b != NULL) {
         uint32_t avail = b->len - c->rpos, take;
-        struct req *req;
-        int rc;
 
         if (c->rstate != RSTATE_LINE) {
             take = KT_MIN(avail, c->remaining);
@@ -183,10 +105,8 @@ client_parse(struct client *cl)
                 break;
             }
             if (c->rstate == RSTATE_DATA) {
-                req = cl->cur;
-                cl->cur = NULL;
                 c->rstate = RSTATE_LINE;
-                client_value_done(cl, req);
+                cl->proto->client_data_done(cl);
             }
             c->rstate = RSTATE_LINE;
             continue;
@@ -194,30 +114,13 @@ client_parse(struct client *cl)
         if (avail == 0) {
             break;
         }
-        if (client_over_budget(cl)) {
+        if (cl->cur == NULL && client_over_budget(cl)) {
             client_read_pause(cl);
             break;
         }
-        rc = mc_req_parse(&cl->parsed, b->data + c->rpos, avail, max_value);
-        if (rc == PARSE_AGAIN) {
+        if (cl->proto->client_line(cl, b->data + c->rpos, avail) != 0) {
             break;
         }
-        req = req_create(c->w, cl, cl->pool);
-        TAILQ_INSERT_TAIL(&cl->reqs, req, link);
-        cl->nreqs++;
-        if (rc == PARSE_OK) {
-            client_take_request(cl, req, &cl->parsed);
-            continue;
-        }
-        if (cl->parsed.err == MC_ERR_LINE) {
-            /* no end of line in sight: the stream cannot be resynchronised */
-            req_reply_text(req, "CLIENT_ERROR line too long\r\n", 28);
-            req->quit = 1;
-            cl->quit = 1;
-            break;
-        }
-        c->rpos += cl->parsed.line_len;
-        client_error_reply(cl, req, &cl->parsed);
     }
     client_reply_ready(cl);
 }
@@ -330,6 +233,8 @@ client_accept(struct worker *w, uv_stream_t *server, uint32_t pool, int is_unix)
 
     conn_init(&cl->c, w, CONN_CLIENT, is_unix);
     cl->pool = pool;
+    cl->proto = w->topo->pools[pool].cf->redis ? &proto_redis : &proto_memcache;
+    cl->authed = w->topo->pools[pool].cf->redis_auth == NULL;
     TAILQ_INIT(&cl->reqs);
     if (is_unix) {
         uv_pipe_init(&w->loop, &cl->c.u.pipe, 0);
@@ -371,5 +276,6 @@ client_closed(struct client *cl)
     STATS_DEC(w->gstats.curr_connections);
     STATS_DEC(w->pstats[cl->pool].client_connections);
     mc_req_free(&cl->parsed);
+    resp_inline_free(&cl->inl);
     kt_free(cl);
 }

@@ -17,11 +17,13 @@
 
 #include "common/buf.h"
 #include "protocols/memcache_text.h"
+#include "protocols/redis_resp.h"
 
 struct worker;
 struct req;
 struct frag;
 struct server_rt;
+struct proto_ops;
 
 enum conn_kind { CONN_CLIENT, CONN_BACKEND };
 
@@ -51,21 +53,25 @@ struct conn {
 
 struct client {
     struct conn c;
-    uint32_t pool;          /* pool index of the listener */
-    TAILQ_HEAD(, req) reqs; /* in request order */
+    uint32_t pool;                 /* pool index of the listener */
+    const struct proto_ops *proto; /* the pool's protocol (ref) */
+    TAILQ_HEAD(, req) reqs;        /* in request order */
     uint32_t nreqs;
     struct req *cur;          /* request whose value is being read */
     struct mc_req parsed;     /* parser scratch (keys array reused) */
+    struct resp_inline inl;   /* Redis inline command scratch (reused) */
     unsigned eof : 1;         /* client closed its side */
     unsigned quit : 1;        /* a quit was read: no more requests */
     unsigned close_after : 1; /* close once the queued replies are written */
+    unsigned authed : 1;      /* Redis: AUTH accepted, or none required */
 };
 
 struct backend {
     struct conn c;
-    struct server_rt *srv;   /* server it talks to (ref); NULL once detached */
-    uint32_t slot;           /* index in srv->conns */
-    TAILQ_HEAD(, frag) fifo; /* sent or queued, awaiting replies in order */
+    struct server_rt *srv;         /* server it talks to (ref); NULL once detached */
+    const struct proto_ops *proto; /* the server's protocol (ref) */
+    uint32_t slot;                 /* index in srv->conns */
+    TAILQ_HEAD(, frag) fifo;       /* sent or queued, awaiting replies in order */
     uint32_t nfifo;
     uint64_t fifo_bytes;
     uint32_t nunsent; /* of those, not yet handed to the socket (in_queue) */
@@ -74,8 +80,9 @@ struct backend {
     uv_connect_t creq;
     unsigned connected : 1;
     unsigned timer_on : 1;
-    struct spans blk;     /* VALUE block being collected (owned refs) */
-    struct mc_rsp parsed; /* parser scratch */
+    struct spans blk;       /* value being collected (owned refs) */
+    struct mc_rsp parsed;   /* memcached reply parser scratch */
+    struct resp_reply resp; /* Redis reply nesting */
 };
 
 /* Conn plumbing shared by clients and backends. */
@@ -90,11 +97,19 @@ void conn_close(struct conn *c);
 
 /* Accept a client on <server> (a listener) of pool <pool>. */
 void client_accept(struct worker *w, uv_stream_t *server, uint32_t pool, int is_unix);
+/* A new request at the end of <client>'s queue. */
+struct req *client_new_req(struct client *client);
 /* A request of <client> completed: write out what is now in order. */
 void client_reply_ready(struct client *client);
 
 /* Queue <frag> on a connection to server <sgidx>, connecting if needed. */
 void backend_send(struct worker *w, uint32_t sgidx, struct frag *frag, uint32_t hint);
+/* The FIFO head <head> of <be> is fully answered. */
+void backend_complete(struct backend *be, struct frag *head);
+/* The connection is lost: fail every fragment it carries with <msg> (or <status>'s text). */
+void backend_fail(struct backend *be, int status, const char *msg);
+/* Queue the proxy's own request <req> (no client) first on <be>. */
+void backend_send_internal(struct backend *be, struct req *req);
 /* The queued output of <be> went to the socket: in_queue becomes out_queue. */
 void backend_flushed(struct backend *be);
 /* Connect every connection of <srv> now (preconnect). */

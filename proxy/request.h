@@ -17,15 +17,21 @@
 #include <sys/queue.h>
 
 #include "common/buf.h"
-#include "protocols/memcache_text.h"
 
 struct client;
+struct proto_ops;
 struct backend;
 struct worker;
 
-/* A key: borrowed bytes inside the request line's chunk. */
+/* A key: borrowed bytes inside the request, or in req->copies. */
 struct req_key {
     const char *p;
+    uint32_t len;
+};
+
+/* A Redis argument: where its bytes are within req->in. */
+struct req_arg {
+    uint64_t off; /* from the first byte of the request */
     uint32_t len;
 };
 
@@ -37,27 +43,37 @@ struct frag {
     uint64_t deadline_ms;   /* loop time by which it must be answered; 0 = none */
     uint64_t out_bytes;     /* bytes sent */
     struct spans out;       /* the bytes to send (owned refs) */
-    struct spans rsp;       /* the reply, unsplit requests (owned refs) */
-    uint32_t *keyidx;       /* split get: the request key indices it carries (owned) */
+    struct spans rsp;       /* the reply, unless filed per key (owned refs) */
+    uint32_t *keyidx;       /* split: the request key indices it carries (owned) */
     uint32_t nkeys;         /* of keyidx */
-    uint32_t kpos;          /* split get: next keyidx to match against a VALUE */
+    uint32_t kpos;          /* split: next keyidx to file a value under */
+    int64_t ival;           /* Redis integer reply (DEL/EXISTS/... counts) */
     unsigned queued : 1;    /* in a backend FIFO */
     unsigned failed : 1;    /* answered by the proxy with an error */
+    unsigned error : 1;     /* the server answered with an error */
 };
 
 struct req {
-    TAILQ_ENTRY(req) link; /* client's in-order queue */
-    struct client *client; /* NULL once the client has gone */
-    struct worker *w;      /* (ref) */
-    uint32_t pool;         /* pool index */
-    enum mc_cmd cmd;
-    struct spans in;      /* the request as read: line + data (owned refs) */
+    TAILQ_ENTRY(req) link;         /* client's in-order queue */
+    struct client *client;         /* NULL once the client has gone */
+    struct worker *w;              /* (ref) */
+    const struct proto_ops *proto; /* the pool's protocol (ref) */
+    uint32_t pool;                 /* pool index */
+    int cmd;                       /* enum mc_cmd, or a Redis command table index */
+    struct spans in;               /* the request as read (owned refs) */
+    /* memcached: the request line */
     struct buf *line_buf; /* chunk holding the line (ref held by in) */
     uint32_t line_off;    /* where the line starts in line_buf */
     uint32_t line_len;
     uint32_t args_end;    /* end of the arguments, before " noreply" */
     uint32_t exptime_off; /* gat: the exptime token within the line */
     uint32_t exptime_len;
+    /* Redis: the arguments */
+    struct req_arg *args; /* nargs (owned) */
+    uint32_t nargs;       /* read so far */
+    uint32_t nargs_want;  /* declared by the multibulk header */
+    uint8_t *copies;      /* keys that straddled two chunks, copied (owned) */
+    /* routing and replies */
     uint32_t nkeys;
     struct req_key *keys; /* nkeys (owned, or &key1) */
     struct req_key key1;  /* storage for a single key */
@@ -65,12 +81,13 @@ struct req {
     uint32_t nfrags;
     struct frag *frags; /* nfrags (owned, or &frag1) */
     struct frag frag1;
-    struct spans *kv;     /* split get: per-key VALUE blocks (owned) */
-    struct spans reply;   /* what the client gets (owned refs) */
-    unsigned noreply : 1; /* the client asked for no reply */
-    unsigned done : 1;    /* reply is complete */
-    unsigned quit : 1;    /* close the client after this reply */
-    unsigned split : 1;   /* multi-server get */
+    struct spans *kv;      /* split: per-key values (owned) */
+    struct spans reply;    /* what the client gets (owned refs) */
+    unsigned noreply : 1;  /* the client asked for no reply */
+    unsigned done : 1;     /* reply is complete */
+    unsigned quit : 1;     /* close the client after this reply */
+    unsigned split : 1;    /* sent as several fragments; proto->merge builds the reply */
+    unsigned internal : 1; /* the proxy's own request (AUTH/SELECT upstream) */
 };
 
 /* A new request for <client>, in its worker's pool <pool>. */
@@ -80,8 +97,14 @@ void req_free(struct req *req);
 
 /* Complete <req> with the proxy's own <len> bytes of reply. */
 void req_reply_text(struct req *req, const char *text, size_t len);
-/* Route parsed request <req> (keys set, in complete) to its servers. */
-void req_dispatch(struct req *req);
+/* Complete <req> with the protocol's error reply for <msg>. */
+void req_reply_error(struct req *req, const char *msg);
+/* Send <frag> of <req> to server <sgidx> (UINT32_MAX: none available). */
+void req_send(struct req *req, struct frag *frag, uint32_t sgidx, uint32_t hint);
+/* Split <req> by server: one fragment per distinct sg[i] over its keys (keyidx set). */
+void req_group(struct req *req, const uint32_t *sg);
+/* Send <req> as one fragment carrying its own bytes to <sgidx>. */
+void req_forward(struct req *req, uint32_t sgidx, uint32_t hint);
 
 /* <frag> has its reply (or failed): account for it and complete the request when all are in. */
 void frag_done(struct frag *frag);
