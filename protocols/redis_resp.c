@@ -28,7 +28,7 @@ resp_parse_i64(const uint8_t *s, size_t len, int64_t *out)
             return -1;
         }
     }
-    if (s[i] == '0' && len > i + 1) {
+    if (s[i] == '0' && (len > i + 1 || neg)) { /* "0" alone: not "01", not "-0" */
         return -1;
     }
     for (; i < len; i++) {
@@ -138,7 +138,7 @@ resp_inline_arg(struct resp_inline *in, uint32_t start, uint32_t end)
 static uint32_t
 resp_inline_escape(const uint8_t *s, uint32_t i, uint32_t end, uint8_t *out)
 {
-    static const char from[] = "nrtbav", to[] = "\n\r\t\b\a\v";
+    static const char from[] = "nrtba", to[] = "\n\r\t\b\a";
     const char *m;
 
     if (s[i + 1] == 'x' && i + 3 < end && resp_hex(s[i + 2]) >= 0 && resp_hex(s[i + 3]) >= 0) {
@@ -148,6 +148,13 @@ resp_inline_escape(const uint8_t *s, uint32_t i, uint32_t end, uint8_t *out)
     m = strchr(from, s[i + 1]);
     *out = (m != NULL && s[i + 1] != '\0') ? (uint8_t)to[m - from] : s[i + 1];
     return 2;
+}
+
+/* isspace() in the C locale: what sdssplitargs skips between arguments and wants after a quote */
+static int
+resp_inline_blank(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
 int
@@ -169,7 +176,7 @@ resp_inline_parse(const uint8_t *p, size_t len, struct resp_inline *in, const ch
         uint32_t start;
         int dq = 0, sq = 0;
 
-        while (i < end && (p[i] == ' ' || p[i] == '\t')) {
+        while (i < end && resp_inline_blank(p[i])) {
             i++;
         }
         if (i >= end) {
@@ -190,7 +197,7 @@ resp_inline_parse(const uint8_t *p, size_t len, struct resp_inline *in, const ch
                 }
                 if (p[i] == '"') {
                     /* a closing quote must end the argument */
-                    if (i + 1 < end && p[i + 1] != ' ' && p[i + 1] != '\t') {
+                    if (i + 1 < end && !resp_inline_blank(p[i + 1])) {
                         goto unbalanced;
                     }
                     i++;
@@ -207,7 +214,7 @@ resp_inline_parse(const uint8_t *p, size_t len, struct resp_inline *in, const ch
                     continue;
                 }
                 if (p[i] == '\'') {
-                    if (i + 1 < end && p[i + 1] != ' ' && p[i + 1] != '\t') {
+                    if (i + 1 < end && !resp_inline_blank(p[i + 1])) {
                         goto unbalanced;
                     }
                     i++;
@@ -215,7 +222,8 @@ resp_inline_parse(const uint8_t *p, size_t len, struct resp_inline *in, const ch
                 }
                 resp_inline_put(in, &used, p[i++]);
             } else {
-                if (i >= end || p[i] == ' ' || p[i] == '\t') {
+                /* sdssplitargs: only these end an unquoted argument ('\v', '\f' do not) */
+                if (i >= end || p[i] == ' ' || p[i] == '\t' || p[i] == '\r') {
                     break;
                 }
                 if (p[i] == '"') {

@@ -37,6 +37,8 @@
 #define RD_COMPAT_VERSION "7.0.0"
 /* a server's status or error line longer than this is not a Redis server talking */
 #define RD_REPLY_LINE_MAX (1024 * 1024)
+/* key positions and servers of a request with at most this many arguments stay on the stack */
+#define RD_ROUTE_STACK 16
 /* arguments allocated at first; grown by doubling up to what the header declared */
 #define RD_ARGS_INITIAL 8
 
@@ -270,23 +272,25 @@ rd_route(struct req *req)
 {
     const struct redis_cmd_desc *d = redis_cmd((enum redis_cmd)req->cmd);
     struct worker *w = req->w;
-    uint32_t *pos, *sg, hint = 0;
+    uint32_t stack[RD_ROUTE_STACK], *pos, *sg, hint = 0;
     int n, same = 1;
 
-    pos = kt_malloc(req->nargs * sizeof(*pos));
+    pos = req->nargs <= RD_ROUTE_STACK ? stack : kt_malloc(req->nargs * sizeof(*pos));
     n = rd_key_positions(req, d, pos);
-    if (n < 0) {
+    if (n > 0) {
+        rd_set_keys(req, pos, (uint32_t)n);
+    }
+    if (pos != stack) {
         kt_free(pos);
+    }
+    if (n <= 0) {
+        if (n == 0) {
+            /* no key (EVAL with numkeys 0, LOLWUT): any server will do */
+            req_forward(req, worker_route_key(w, req->pool, "", 0), 0);
+        }
         return;
     }
-    rd_set_keys(req, pos, (uint32_t)n);
-    kt_free(pos);
-    if (n == 0) {
-        /* no key (EVAL with numkeys 0, LOLWUT): any server will do */
-        req_forward(req, worker_route_key(w, req->pool, "", 0), 0);
-        return;
-    }
-    sg = kt_malloc(req->nkeys * sizeof(*sg));
+    sg = req->nkeys <= RD_ROUTE_STACK ? stack : kt_malloc(req->nkeys * sizeof(*sg));
     for (uint32_t k = 0; k < req->nkeys; k++) {
         sg[k] = worker_route_key(w, req->pool, req->keys[k].p, req->keys[k].len);
         same &= sg[k] == sg[0];
@@ -307,7 +311,9 @@ rd_route(struct req *req)
     } else {
         rd_reply(req, "-ERR keys in '%s' command hash to different servers", d->name);
     }
-    kt_free(sg);
+    if (sg != stack) {
+        kt_free(sg);
+    }
 }
 
 /* SCRIPT LOAD: every server of the pool gets the script, so EVALSHA works anywhere. */
@@ -365,7 +371,8 @@ rd_merge(struct req *req)
 
 /* ---------------------------------------------------------------- local commands */
 
-static void
+/* AUTH [user] pass: replies to <req>; returns 0 when the password was right. */
+static int
 rd_auth(struct client *cl, struct req *req, uint32_t user, uint32_t pass)
 {
     const char *pw = cl->c.w->topo->pools[cl->pool].cf->redis_auth;
@@ -374,16 +381,17 @@ rd_auth(struct client *cl, struct req *req, uint32_t user, uint32_t pass)
     if (pw == NULL) {
         rd_reply(req, "-ERR AUTH <password> called without any password configured for the "
                       "default user. Are you sure your configuration is correct?");
-        return;
+        return -1;
     }
     rd_arg_str(req, pass, given, sizeof(given));
     if ((user != 0 && !rd_arg_is(req, user, "default")) || req->args[pass].len != strlen(pw) ||
         strcmp(given, pw) != 0) {
         rd_reply(req, "-WRONGPASS invalid username-password pair or user is disabled.");
-        return;
+        return -1;
     }
     cl->authed = 1;
     rd_reply(req, "+OK");
+    return 0;
 }
 
 static void
@@ -403,9 +411,8 @@ rd_hello(struct client *cl, struct req *req)
     }
     for (; i < req->nargs; i++) {
         if (rd_arg_is(req, i, "auth") && i + 2 < req->nargs) {
-            rd_auth(cl, req, i + 1, i + 2);
-            if (!cl->authed) {
-                return; /* rd_auth replied */
+            if (rd_auth(cl, req, i + 1, i + 2) != 0) {
+                return; /* rd_auth replied with the error */
             }
             spans_reset(&req->reply); /* HELLO answers with its map, not +OK */
             req->done = 0;
@@ -592,7 +599,7 @@ rd_local(struct client *cl, struct req *req)
             rd_reply(req, "-ERR syntax error");
             break;
         }
-        rd_auth(cl, req, req->nargs == 3 ? 1 : 0, req->nargs - 1);
+        (void)rd_auth(cl, req, req->nargs == 3 ? 1 : 0, req->nargs - 1);
         break;
     case REDIS_CMD_COMMAND:
         rd_command(req);
@@ -849,7 +856,8 @@ rd_backend_line(struct backend *be, const uint8_t *p, uint32_t avail)
     if (rc == PARSE_AGAIN && avail < RD_REPLY_LINE_MAX) {
         return 1;
     }
-    if (rc != PARSE_OK || head == NULL || (ln.type == '$' && ln.value > RESP_BULK_MAX)) {
+    if (rc != PARSE_OK || head == NULL || (ln.type == '$' && ln.value > RESP_BULK_MAX) ||
+        ((ln.type == '$' || ln.type == '*') && ln.value < -1)) {
         backend_fail(be, UV_EPROTO, "unexpected reply from server");
         return 1;
     }

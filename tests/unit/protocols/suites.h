@@ -8,5 +8,7 @@
 #include <check.h>
 
 Suite *memcache_text_suite(void);
+Suite *redis_resp_suite(void);
+Suite *redis_cmds_suite(void);
 
 #endif
