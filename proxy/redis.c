@@ -740,6 +740,12 @@ rd_client_line(struct client *cl, const uint8_t *p, uint32_t avail)
     int rc;
 
     if (req == NULL && p[0] != '*') {
+        if (p[0] == '$' || p[0] == '+' || p[0] == '-' || p[0] == ':') {
+            /* a RESP value outside a multibulk: a broken client, not an inline command */
+            snprintf(msg, sizeof(msg), "expected '*', got '%c'", p[0]);
+            rd_protocol_error(cl, msg);
+            return 1;
+        }
         return rd_inline(cl, p, avail);
     }
     rc = resp_line_parse(p, KT_MIN(avail, (uint32_t)RESP_LINE_MAX), &ln, &err);

@@ -1,8 +1,8 @@
 """pytest fixtures for ketch's integration tests.
 
-Real memcached servers on loopback ports chosen at run time, the proxy under
-test in front of them (ketch, or nutcracker to check the tests themselves),
-and teardown that stops every process even when a test fails.
+Real memcached and Redis servers on loopback ports chosen at run time, the
+proxy under test in front of them (ketch, or nutcracker to check the tests
+themselves), and teardown that stops every process even when a test fails.
 
   KETCH_BIN=/usr/sbin/nutcracker KETCH_TEST_AGAINST_NUTCRACKER=1 \\
       /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration
@@ -100,6 +100,12 @@ def _require_memcached():
                     "the integration tests need real servers")
 
 
+def _require_redis():
+    if kt.redis_bin() is None:
+        pytest.skip("redis-server not found on PATH (Debian: apt-get install redis-server); "
+                    "the Redis integration tests need real servers")
+
+
 @pytest.fixture(scope="session")
 def proxy_bin():
     path = kt.proxy_bin()
@@ -176,6 +182,47 @@ def own_pool4(tmp_path, mc4):
 @pytest.fixture
 def client(pool4):
     with pool4.conn() as c:
+        yield c
+
+
+# --------------------------------------------------------------------------
+# Redis
+
+
+@pytest.fixture(scope="module")
+def module_redis_cluster(request, tmp_path_factory, proxy_bin):
+    _require_redis()
+    c = kt.Cluster(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def redis4(module_redis_cluster):
+    """Four real redis-servers."""
+    return module_redis_cluster.redis(4)
+
+
+@pytest.fixture(scope="module")
+def rpool4(module_redis_cluster, redis4):
+    """The proxy in front of redis4, shared by a module's tests."""
+    return module_redis_cluster.proxy(kt.redis_pool_config(redis4))
+
+
+@pytest.fixture
+def own_rpool4(tmp_path, redis4):
+    """A proxy in front of redis4 for this test alone."""
+    p = kt.Proxy(tmp_path, kt.redis_pool_config(redis4), name="own")
+    try:
+        yield p.start()
+    finally:
+        p.stop()
+
+
+@pytest.fixture
+def rclient(rpool4):
+    """A RespConn to rpool4."""
+    with rpool4.resp() as c:
         yield c
 
 

@@ -1,5 +1,5 @@
 """Helpers for ketch's integration tests: ports, real servers, the proxy, a
-fake backend and a small memcached text-protocol client.
+fake backend, a small memcached text-protocol client and a RESP2 client.
 
 Everything here is bounded in time: sockets carry timeouts, waits carry
 deadlines, and every process started is registered so that it is stopped at
@@ -275,11 +275,14 @@ def redis_bin():
 
 class RedisServer:
     """A real redis-server on a loopback port chosen at run time, no
-    persistence, its files in <workdir>."""
+    persistence, its files in <workdir>. With <requirepass> every client
+    (the proxy included) must AUTH first."""
 
-    def __init__(self, workdir, name="redis"):
+    def __init__(self, workdir, name="redis", requirepass=None, extra_args=()):
         self.workdir = str(workdir)
         self.name = name
+        self.requirepass = requirepass
+        self.extra_args = list(extra_args)
         self.port = None
         self.proc = None
         self.logpath = os.path.join(self.workdir, "%s.log" % name)
@@ -294,7 +297,9 @@ class RedisServer:
                     "--save", "", "--appendonly", "no", "--daemonize", "no",
                     "--dir", self.workdir, "--dbfilename", "%s.rdb" % self.name,
                     "--protected-mode", "no"]
-            self.proc = spawn(argv, self.logpath)
+            if self.requirepass is not None:
+                argv += ["--requirepass", self.requirepass]
+            self.proc = spawn(argv + self.extra_args, self.logpath)
             if wait_port(self.port, self.proc):
                 return self
             _stop_popen(self.proc)
@@ -304,9 +309,39 @@ class RedisServer:
         if self.proc is not None:
             _stop_popen(self.proc, signal.SIGKILL)
 
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
     @property
     def addr(self):
         return "127.0.0.1:%d" % self.port
+
+    def conn(self, db=0, timeout=IO_TIMEOUT_S):
+        """A RespConn straight to this server (authenticated, <db> selected)."""
+        c = RespConn(self.port, timeout=timeout)
+        if self.requirepass is not None:
+            assert c.call("AUTH", self.requirepass) == b"OK"
+        if db:
+            assert c.call("SELECT", str(db)) == b"OK"
+        return c
+
+    def flushall(self):
+        with self.conn() as c:
+            assert c.call("FLUSHALL") == b"OK"
+
+    def present(self, keys, db=0, batch=500):
+        """The subset of <keys> (str or bytes, as bytes) this server holds."""
+        keys = [k.encode() if isinstance(k, str) else k for k in keys]
+        found = set()
+        with self.conn(db) as c:
+            for i in range(0, len(keys), batch):
+                chunk = keys[i:i + batch]
+                for k, n in zip(chunk, c.pipeline([("EXISTS", k) for k in chunk])):
+                    if n == 1:
+                        found.add(k)
+                    elif n != 0:
+                        raise ProtocolError("EXISTS %r answered %r" % (k, n))
+        return found
 
 
 class SilentServer:
@@ -508,6 +543,10 @@ class Proxy:
     def conn(self, pool=None, timeout=IO_TIMEOUT_S):
         return McConn(self.ports[pool] if pool else self.port, timeout=timeout)
 
+    def resp(self, pool=None, timeout=IO_TIMEOUT_S):
+        """A RespConn to a redis pool's listener."""
+        return RespConn(self.ports[pool] if pool else self.port, timeout=timeout)
+
     def stats(self):
         """One JSON object from the stats port, read until EOF."""
         with socket.create_connection(("127.0.0.1", self.stats_port),
@@ -542,11 +581,12 @@ class Cluster:
             out.append(m.start())
         return out
 
-    def redis(self, n=1, prefix="redis"):
+    def redis(self, n=1, prefix="redis", requirepass=None, extra_args=()):
         out = []
         for _ in range(n):
             self._nredis += 1
-            r = RedisServer(self.workdir, name="%s%d" % (prefix, self._nredis))
+            r = RedisServer(self.workdir, name="%s%d" % (prefix, self._nredis),
+                            requirepass=requirepass, extra_args=extra_args)
             self._owned.append(r)
             out.append(r.start())
         return out
@@ -576,6 +616,21 @@ class Cluster:
 def server_line(server, weight=1, name=None):
     s = "%s:%d" % (server.addr, weight)
     return s + (" " + name if name else "")
+
+
+def redis_pool_config(servers, name="ralpha", **extra):
+    """One Redis pool <name> over <servers>, named r1..rN, ketama over
+    fnv1a_64, hash tag "{}"; <extra> adds or overrides pool keys."""
+    pool = {
+        "redis": True,
+        "hash": "fnv1a_64",
+        "distribution": "ketama",
+        "hash_tag": "{}",
+        "timeout": 3000,
+        "servers": [server_line(r, 1, "r%d" % (i + 1)) for i, r in enumerate(servers)],
+    }
+    pool.update(extra)
+    return {name: pool}
 
 
 # --------------------------------------------------------------------------
@@ -750,6 +805,84 @@ def storage_line(cmd, key, value, flags=0, exptime=0, cas=None, noreply=False):
     if noreply:
         head += b" noreply"
     return head + b"\r\n" + value + b"\r\n"
+
+
+# --------------------------------------------------------------------------
+# a RESP2 client that shows the reply types
+
+
+class RespStatus(bytes):
+    """A status reply (+OK): its text, without the + and the \\r\\n."""
+
+    def __repr__(self):
+        return "+" + bytes.__repr__(self)
+
+
+class RespError(bytes):
+    """An error reply (-ERR ...): its text, without the - and the \\r\\n."""
+
+    def __repr__(self):
+        return "-" + bytes.__repr__(self)
+
+
+def _arg(a):
+    if isinstance(a, bytes):
+        return a
+    if isinstance(a, str):
+        return a.encode()
+    if isinstance(a, (int, float)):
+        return str(a).encode()
+    raise TypeError("RESP argument %r" % (a,))
+
+
+def resp_command(*args):
+    """A RESP2 request frame: an array of bulk strings."""
+    args = [_arg(a) for a in args]
+    return b"".join([b"*%d\r\n" % len(args)] +
+                    [b"$%d\r\n%s\r\n" % (len(a), a) for a in args])
+
+
+class RespConn(McConn):
+    """One RESP connection. Replies: RespStatus, RespError, int, bytes (bulk),
+    None (nil bulk or nil array), list (array, nested as sent)."""
+
+    def command(self, *args):
+        self.send(resp_command(*args))
+
+    def call(self, *args):
+        """Send one command, return its parsed reply."""
+        self.command(*args)
+        return self.read_reply()
+
+    def pipeline(self, commands):
+        """Send every command (a tuple of arguments) in one write, then read
+        as many replies."""
+        self.send(b"".join(resp_command(*c) for c in commands))
+        return [self.read_reply() for _ in commands]
+
+    def read_reply(self):
+        line = self.readline()
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return RespStatus(rest)
+        if kind == b"-":
+            return RespError(rest)
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = self.read_exact(n + 2)
+            if data[-2:] != b"\r\n":
+                raise ProtocolError("bulk string not terminated by \\r\\n: %r" % data[-10:])
+            return data[:-2]
+        if kind == b"*":
+            n = int(rest)
+            if n < 0:
+                return None
+            return [self.read_reply() for _ in range(n)]
+        raise ProtocolError("not a RESP2 reply: %r" % line)
 
 
 def make_keys(n, tag="k"):
