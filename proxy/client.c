@@ -277,5 +277,6 @@ client_closed(struct client *cl)
     STATS_DEC(w->pstats[cl->pool].client_connections);
     mc_req_free(&cl->parsed);
     resp_inline_free(&cl->inl);
+    kt_free(cl->name);
     kt_free(cl);
 }

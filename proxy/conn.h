@@ -64,6 +64,7 @@ struct client {
     unsigned quit : 1;        /* a quit was read: no more requests */
     unsigned close_after : 1; /* close once the queued replies are written */
     unsigned authed : 1;      /* Redis: AUTH accepted, or none required */
+    char *name;               /* Redis: CLIENT SETNAME (owned), or NULL */
 };
 
 struct backend {

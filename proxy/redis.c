@@ -9,8 +9,8 @@
  *     through; MGET/MSET/DEL/UNLINK/EXISTS/TOUCH over several servers are
  *     re-encoded per server and merged (MGET in key order, counts summed)
  *   keys that must live together but do not: refused, never sent
- *   PING ECHO QUIT SELECT AUTH COMMAND HELLO INFO SCRIPT: answered here
- *     (SCRIPT LOAD goes to every server of the pool)
+ *   PING ECHO QUIT SELECT AUTH COMMAND HELLO INFO CLIENT SCRIPT: answered
+ *     here (SCRIPT LOAD goes to every server of the pool)
  */
 #include "config.h"
 
@@ -371,6 +371,13 @@ rd_merge(struct req *req)
 
 /* ---------------------------------------------------------------- local commands */
 
+/* A number for HELLO and CLIENT ID: stable for the connection, meaningless otherwise. */
+static unsigned long long
+rd_client_id(const struct client *cl)
+{
+    return (unsigned long long)((uintptr_t)cl >> 4) % 1000000007u;
+}
+
 /* AUTH [user] pass: replies to <req>; returns 0 when the password was right. */
 static int
 rd_auth(struct client *cl, struct req *req, uint32_t user, uint32_t pass)
@@ -439,7 +446,7 @@ rd_hello(struct client *cl, struct req *req)
     rd_put_str(w, &req->reply, "proto");
     rd_put(w, &req->reply, ":2\r\n", 4);
     rd_put_str(w, &req->reply, "id");
-    rd_putf(w, &req->reply, ":%llu\r\n", (unsigned long long)(uintptr_t)cl % 1000000007u);
+    rd_putf(w, &req->reply, ":%llu\r\n", rd_client_id(cl));
     rd_put_str(w, &req->reply, "mode");
     rd_put_str(w, &req->reply, "standalone");
     rd_put_str(w, &req->reply, "role");
@@ -559,6 +566,47 @@ rd_info(struct req *req)
     req->done = 1;
 }
 
+/* CLIENT: the subcommands about the client's own connection. */
+static void
+rd_client_cmd(struct client *cl, struct req *req)
+{
+    struct worker *w = req->w;
+    char sub[32];
+
+    if (rd_arg_is(req, 1, "setname") && req->nargs == 3) {
+        char name[256];
+        uint32_t len = rd_arg_copy(req, 2, name, sizeof(name));
+
+        for (uint32_t i = 0; i < KT_MIN(len, (uint32_t)sizeof(name)); i++) {
+            if (name[i] <= ' ' || name[i] > '~') {
+                rd_reply(req, "-ERR Client names cannot contain spaces, newlines or special "
+                              "characters.");
+                return;
+            }
+        }
+        kt_free(cl->name);
+        cl->name = len == 0 ? NULL : kt_strndup(name, KT_MIN(len, (uint32_t)sizeof(name)));
+        rd_reply(req, "+OK");
+    } else if (rd_arg_is(req, 1, "getname") && req->nargs == 2) {
+        if (cl->name == NULL) {
+            rd_reply(req, "$-1");
+        } else {
+            rd_put_str(w, &req->reply, cl->name);
+            req->done = 1;
+        }
+    } else if (rd_arg_is(req, 1, "setinfo") && req->nargs == 4) {
+        rd_reply(req, "+OK");
+    } else if (rd_arg_is(req, 1, "id") && req->nargs == 2) {
+        rd_reply(req, ":%llu", rd_client_id(cl));
+    } else {
+        rd_arg_str(req, 1, sub, sizeof(sub));
+        for (char *c = sub; *c != '\0'; c++) {
+            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + ('a' - 'A') : *c);
+        }
+        rd_reply(req, "-ERR unsupported command 'client %s'", sub);
+    }
+}
+
 static void
 rd_local(struct client *cl, struct req *req)
 {
@@ -609,6 +657,9 @@ rd_local(struct client *cl, struct req *req)
         break;
     case REDIS_CMD_INFO:
         rd_info(req);
+        break;
+    case REDIS_CMD_CLIENT:
+        rd_client_cmd(cl, req);
         break;
     case REDIS_CMD_SCRIPT:
         if (req->nargs == 3 && rd_arg_is(req, 1, "load")) {

@@ -1375,3 +1375,23 @@ def test_failed_mget_keeps_the_connection(faulty, tag):
         if isinstance(reply, list):
             assert [v for k, v in zip(keys, reply) if k in good] == [b"v"] * len(good)
         assert c.call("MGET", *good) == [b"v"] * len(good)
+
+
+@pytest.mark.ketch_only(reason="nutcracker does not know CLIENT")
+def test_client_name_is_kept_for_the_connection(rpool4):
+    import redis
+    named = redis.Redis(port=rpool4.port, client_name="app-1", socket_timeout=kt.IO_TIMEOUT_S)
+    plain = redis.Redis(port=rpool4.port, socket_timeout=kt.IO_TIMEOUT_S)
+    try:
+        assert named.ping() is True
+        assert named.client_getname() == "app-1"
+        assert plain.client_getname() is None
+        assert isinstance(named.client_id(), int)
+        with pytest.raises(redis.ResponseError, match="unsupported command 'client list'"):
+            plain.execute_command("CLIENT", "LIST")
+        with pytest.raises(redis.ResponseError, match="cannot contain spaces"):
+            plain.client_setname("a b")
+        assert plain.ping() is True
+    finally:
+        named.close()
+        plain.close()
