@@ -86,9 +86,10 @@ static void
 client_parse(struct client *cl)
 {
     struct conn *c = &cl->c;
-    struct buf *b = c->rbuf;
+    struct buf *b;
 
-    while (!c->closing && !cl->quit && b != NULL) {
+    /* rbuf is read again each turn: a reply completed meanwhile may have released it */
+    while (!c->closing && !cl->quit && (b = c->rbuf) != NULL) {
         uint32_t avail = b->len - c->rpos, take;
 
         if (c->rstate != RSTATE_LINE) {
@@ -182,6 +183,9 @@ client_reply_ready(struct client *cl)
     }
     if (cl->c.out.n > 0) {
         conn_want_flush(&cl->c);
+    }
+    if (TAILQ_EMPTY(&cl->reqs)) {
+        conn_release_idle(&cl->c);
     }
     if (TAILQ_EMPTY(&cl->reqs) && (cl->eof || cl->quit)) {
         client_maybe_close(cl);

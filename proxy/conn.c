@@ -85,6 +85,18 @@ out:
     out->len = b->cap - b->len;
 }
 
+void
+conn_release_idle(struct conn *c)
+{
+    struct buf *b = c->rbuf;
+
+    if (b != NULL && c->rpos == b->len && b->refs == 1 && c->rstate == RSTATE_LINE) {
+        buf_unref(b);
+        c->rbuf = NULL;
+        c->rpos = 0;
+    }
+}
+
 static void
 conn_failed_write(struct conn *c, int status)
 {

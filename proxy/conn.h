@@ -95,6 +95,8 @@ void conn_flush(struct conn *c);
 /* Prepare rbuf so that at least some bytes can be read; returns the free room. */
 void conn_alloc(struct conn *c, uint32_t want, uv_buf_t *buf);
 void conn_close(struct conn *c);
+/* Give back the read chunk when nothing in it is unparsed or referenced: idle costs no chunk. */
+void conn_release_idle(struct conn *c);
 
 /* Accept a client on <server> (a listener) of pool <pool>. */
 void client_accept(struct worker *w, uv_stream_t *server, uint32_t pool, int is_unix);
