@@ -312,19 +312,31 @@ mc_req_free(struct mc_req *req)
     req->nkeys = 0;
 }
 
+/* Whether the line <p> (<len> bytes) is the word <w> (<wl> bytes), alone or before a space. */
 static int
-mc_line_is(const uint8_t *p, uint32_t len, const char *word)
+mc_word_is(const uint8_t *p, uint32_t len, const char *w, uint32_t wl)
 {
-    size_t wl = strlen(word);
-
-    return len >= wl && memcmp(p, word, wl) == 0 && (len == wl || p[wl] == ' ');
+    return len >= wl && memcmp(p, w, wl) == 0 && (len == wl || p[wl] == ' ');
 }
+
+#define MC_WORD_IS(p, len, lit) mc_word_is((p), (len), (lit), sizeof(lit) - 1)
+
+struct mc_word {
+    const char *w;
+    uint8_t len;
+};
+
+#define MC_WORD(lit)                                                                               \
+    {                                                                                              \
+        lit, sizeof(lit) - 1                                                                       \
+    }
 
 int
 mc_rsp_parse(struct mc_rsp *rsp, const uint8_t *p, size_t len)
 {
-    static const char *const status[] = {"STORED",  "NOT_STORED", "EXISTS", "NOT_FOUND",
-                                         "DELETED", "TOUCHED",    "OK"};
+    static const struct mc_word status[] = {
+        MC_WORD("STORED"),  MC_WORD("NOT_STORED"), MC_WORD("EXISTS"), MC_WORD("NOT_FOUND"),
+        MC_WORD("DELETED"), MC_WORD("TOUCHED"),    MC_WORD("OK")};
     const uint8_t *eol = mc_find_eol(p, len < MC_LINE_MAX ? len : MC_LINE_MAX);
     uint32_t end;
 
@@ -336,7 +348,7 @@ mc_rsp_parse(struct mc_rsp *rsp, const uint8_t *p, size_t len)
     if (end > 0 && p[end - 1] == '\r') {
         end--;
     }
-    if (mc_line_is(p, end, "VALUE")) {
+    if (MC_WORD_IS(p, end, "VALUE")) {
         struct tok t[5];
         uint32_t pos = 5, nt = 0;
         uint64_t v;
@@ -358,7 +370,7 @@ mc_rsp_parse(struct mc_rsp *rsp, const uint8_t *p, size_t len)
         return PARSE_OK;
     }
     for (size_t i = 0; i < sizeof(status) / sizeof(status[0]); i++) {
-        if (end == strlen(status[i]) && memcmp(p, status[i], end) == 0) {
+        if (end == status[i].len && memcmp(p, status[i].w, end) == 0) {
             rsp->type = MC_RSP_STATUS;
             return PARSE_OK;
         }
@@ -372,12 +384,12 @@ mc_rsp_parse(struct mc_rsp *rsp, const uint8_t *p, size_t len)
         rsp->type = MC_RSP_NUMBER;
         return PARSE_OK;
     }
-    if (mc_line_is(p, end, "VERSION")) {
+    if (MC_WORD_IS(p, end, "VERSION")) {
         rsp->type = MC_RSP_VERSION;
         return PARSE_OK;
     }
-    if (mc_line_is(p, end, "ERROR") || mc_line_is(p, end, "CLIENT_ERROR") ||
-        mc_line_is(p, end, "SERVER_ERROR")) {
+    if (MC_WORD_IS(p, end, "ERROR") || MC_WORD_IS(p, end, "CLIENT_ERROR") ||
+        MC_WORD_IS(p, end, "SERVER_ERROR")) {
         rsp->type = MC_RSP_ERROR;
         return PARSE_OK;
     }

@@ -22,11 +22,28 @@
 #include "proxy/topology.h"
 #include "proxy/worker.h"
 
+/* finished requests a worker keeps: enough for every client's next request in a burst */
+#define REQ_CACHE_MAX 1024
+
 struct req *
 req_create(struct worker *w, struct client *client, uint32_t pool)
 {
-    struct req *req = kt_calloc(1, sizeof(*req));
+    struct req *req = w->req_cache;
 
+    if (req != NULL) {
+        /* a reused request keeps its span arrays (emptied); everything else starts at 0 */
+        struct spans in = req->in, reply = req->reply, out = req->frag1.out, rsp = req->frag1.rsp;
+
+        w->req_cache = req->cache_next;
+        w->nreq_cache--;
+        memset(req, 0, sizeof(*req));
+        req->in = in;
+        req->reply = reply;
+        req->frag1.out = out;
+        req->frag1.rsp = rsp;
+    } else {
+        req = kt_calloc(1, sizeof(*req));
+    }
     req->w = w;
     req->client = client;
     req->pool = pool;
@@ -45,12 +62,17 @@ frag_release(struct frag *frag)
 void
 req_free(struct req *req)
 {
-    spans_free(&req->in);
-    spans_free(&req->reply);
-    for (uint32_t i = 0; i < req->nfrags; i++) {
-        frag_release(&req->frags[i]);
-    }
+    struct worker *w = req->w;
+
+    spans_reset(&req->in);
+    spans_reset(&req->reply);
+    spans_reset(&req->frag1.out);
+    spans_reset(&req->frag1.rsp);
+    kt_free(req->frag1.keyidx);
     if (req->frags != &req->frag1) {
+        for (uint32_t i = 0; i < req->nfrags; i++) {
+            frag_release(&req->frags[i]);
+        }
         kt_free(req->frags);
     }
     if (req->kv != NULL) {
@@ -64,6 +86,16 @@ req_free(struct req *req)
     }
     kt_free(req->args);
     kt_free(req->copies);
+    if (w->nreq_cache < REQ_CACHE_MAX) {
+        req->cache_next = w->req_cache;
+        w->req_cache = req;
+        w->nreq_cache++;
+        return;
+    }
+    spans_free(&req->in);
+    spans_free(&req->reply);
+    spans_free(&req->frag1.out);
+    spans_free(&req->frag1.rsp);
     kt_free(req);
 }
 

@@ -55,6 +55,7 @@ struct frag {
 
 struct req {
     TAILQ_ENTRY(req) link;         /* client's in-order queue */
+    struct req *cache_next;        /* worker's cache of finished requests */
     struct client *client;         /* NULL once the client has gone */
     struct worker *w;              /* (ref) */
     const struct proto_ops *proto; /* the pool's protocol (ref) */

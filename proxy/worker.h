@@ -52,7 +52,9 @@ struct worker {
     struct pool_rt *pools;     /* topo->npools */
     struct server_rt *servers; /* topo->nservers */
     struct buf_pool bufs;
-    struct buf_writer writer;  /* bytes the proxy makes: errors, split requests */
+    struct buf_writer writer; /* bytes the proxy makes: errors, split requests */
+    struct req *req_cache;    /* finished requests kept for reuse, with their span arrays */
+    uint32_t nreq_cache;
     TAILQ_HEAD(, conn) flushq; /* conns with output this turn */
     int *listen_fds;           /* per pool: socket made by the main thread, or -1 */
     struct stats_global gstats;
