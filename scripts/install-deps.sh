@@ -12,6 +12,7 @@ PACKAGES=(
     memcached redis-server redis-tools nutcracker zookeeperd
     python3-pytest python3-redis python3-pymemcache python3-kazoo
     clang-format netcat-openbsd
+    linux-perf valgrind strace
 )
 
 if [ "$(id -u)" -eq 0 ]; then
