@@ -132,9 +132,6 @@ on_backend_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     uint32_t want = be->c.w->bufs.chunk_size;
 
     KT_UNUSED(suggested);
-    if (be->c.rstate == RSTATE_DATA && be->c.remaining > want) {
-        want = be->c.remaining;
-    }
     conn_alloc(&be->c, want, buf);
 }
 

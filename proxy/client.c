@@ -36,9 +36,6 @@ on_client_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     uint32_t want = cl->c.w->bufs.chunk_size;
 
     KT_UNUSED(suggested);
-    if (cl->c.rstate == RSTATE_DATA && cl->c.remaining > want) {
-        want = cl->c.remaining; /* one chunk for a large value: fewer reads, one span */
-    }
     conn_alloc(&cl->c, want, buf);
 }
 
