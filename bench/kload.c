@@ -65,20 +65,23 @@ static uint64_t seqkey, rng = 88172645463325252ULL;
 static uint64_t hist[HBUCKETS];
 static uint64_t hcount, hsum;
 
-static void die(const char *msg)
+static void
+die(const char *msg)
 {
     fprintf(stderr, "kload: %s%s%s\n", msg, errno ? ": " : "", errno ? strerror(errno) : "");
     exit(1);
 }
 
-static uint64_t now_ns(void)
+static uint64_t
+now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static unsigned hidx(uint64_t v)
+static unsigned
+hidx(uint64_t v)
 {
     if (v < 128) {
         return (unsigned)v;
@@ -89,7 +92,8 @@ static unsigned hidx(uint64_t v)
     return i < HBUCKETS ? i : HBUCKETS - 1;
 }
 
-static double hvalue(unsigned i) /* midpoint of bucket i, ns */
+static double
+hvalue(unsigned i) /* midpoint of bucket i, ns */
 {
     if (i < 128) {
         return i;
@@ -99,7 +103,8 @@ static double hvalue(unsigned i) /* midpoint of bucket i, ns */
     return (double)lo + (double)((1ULL << shift) - 1) / 2.0;
 }
 
-static double percentile(double q)
+static double
+percentile(double q)
 {
     uint64_t want = (uint64_t)(q * (double)hcount + 0.5), acc = 0;
     if (want < 1) {
@@ -114,7 +119,8 @@ static double percentile(double q)
     return 0;
 }
 
-static void reserve(struct buf *b, size_t extra)
+static void
+reserve(struct buf *b, size_t extra)
 {
     if (b->off > 0 && b->off == b->len) {
         b->off = b->len = 0;
@@ -141,21 +147,24 @@ static void reserve(struct buf *b, size_t extra)
     b->cap = cap;
 }
 
-static void put(struct buf *b, const void *s, size_t n)
+static void
+put(struct buf *b, const void *s, size_t n)
 {
     reserve(b, n);
     memcpy(b->p + b->len, s, n);
     b->len += n;
 }
 
-static void putf(struct buf *b, const char *fmt, long a, const char *s)
+static void
+putf(struct buf *b, const char *fmt, long a, const char *s)
 {
     char tmp[256];
     int n = snprintf(tmp, sizeof(tmp), fmt, a, s);
     put(b, tmp, (size_t)n);
 }
 
-static int next_key(char *k, size_t cap)
+static int
+next_key(char *k, size_t cap)
 {
     uint64_t i;
     if (sequential) {
@@ -169,7 +178,8 @@ static int next_key(char *k, size_t cap)
     return snprintf(k, cap, "%s:%llu", prefix, (unsigned long long)i);
 }
 
-static void add_request(struct buf *w)
+static void
+add_request(struct buf *w)
 {
     char k[200];
     int kl;
@@ -220,13 +230,15 @@ static void add_request(struct buf *w)
 }
 
 /* Parsers: return bytes of one complete reply, 0 if incomplete, -1 if bad. */
-static long line_end(const char *p, size_t len, size_t from)
+static long
+line_end(const char *p, size_t len, size_t from)
 {
     const char *e = memmem(p + from, len - from, "\r\n", 2);
     return e ? (long)(e - p) : -1;
 }
 
-static long parse_mc(const char *p, size_t len, int *miss, int *err)
+static long
+parse_mc(const char *p, size_t len, int *miss, int *err)
 {
     size_t pos = 0;
     int values = 0;
@@ -268,7 +280,8 @@ static long parse_mc(const char *p, size_t len, int *miss, int *err)
     }
 }
 
-static long parse_resp(const char *p, size_t len, size_t pos, int *miss, int *err)
+static long
+parse_resp(const char *p, size_t len, size_t pos, int *miss, int *err)
 {
     long e = line_end(p, len, pos);
     if (e < 0) {
@@ -303,15 +316,18 @@ static long parse_resp(const char *p, size_t len, size_t pos, int *miss, int *er
     }
 }
 
-static void usage(void)
+static void
+usage(void)
 {
-    fprintf(stderr, "usage: kload -H host -p port [-P mc|redis] [-o get|set|mget] [-c conns] [-d depth]\n"
-                    "             [-s size] [-k keys] [-m mget_keys] [-x prefix] [-t secs | -n reqs]\n"
-                    "             [-r ops_per_sec] [-S]\n");
+    fprintf(stderr,
+            "usage: kload -H host -p port [-P mc|redis] [-o get|set|mget] [-c conns] [-d depth]\n"
+            "             [-s size] [-k keys] [-m mget_keys] [-x prefix] [-t secs | -n reqs]\n"
+            "             [-r ops_per_sec] [-S]\n");
     exit(1);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
     const char *host = "127.0.0.1", *port = NULL;
     double secs = 0, rate = 0;
@@ -319,24 +335,56 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt(argc, argv, "H:p:P:o:c:d:s:k:m:x:t:n:r:S")) != -1) {
         switch (c) {
-        case 'H': host = optarg; break;
-        case 'p': port = optarg; break;
-        case 'P': proto = strcmp(optarg, "redis") == 0 ? PROTO_REDIS : PROTO_MC; break;
-        case 'o': op = strcmp(optarg, "set") == 0 ? OP_SET : strcmp(optarg, "mget") == 0 ? OP_MGET : OP_GET; break;
-        case 'c': nconns = atoi(optarg); break;
-        case 'd': depth = atoi(optarg); break;
-        case 's': vsize = (size_t)atol(optarg); break;
-        case 'k': keyspace = atol(optarg); break;
-        case 'm': mkeys = atoi(optarg); break;
-        case 'x': prefix = optarg; break;
-        case 't': secs = atof(optarg); break;
-        case 'n': total = atol(optarg); break;
-        case 'r': rate = atof(optarg); break;
-        case 'S': sequential = 1; break;
-        default: usage();
+        case 'H':
+            host = optarg;
+            break;
+        case 'p':
+            port = optarg;
+            break;
+        case 'P':
+            proto = strcmp(optarg, "redis") == 0 ? PROTO_REDIS : PROTO_MC;
+            break;
+        case 'o':
+            op = strcmp(optarg, "set") == 0    ? OP_SET
+                 : strcmp(optarg, "mget") == 0 ? OP_MGET
+                                               : OP_GET;
+            break;
+        case 'c':
+            nconns = atoi(optarg);
+            break;
+        case 'd':
+            depth = atoi(optarg);
+            break;
+        case 's':
+            vsize = (size_t)atol(optarg);
+            break;
+        case 'k':
+            keyspace = atol(optarg);
+            break;
+        case 'm':
+            mkeys = atoi(optarg);
+            break;
+        case 'x':
+            prefix = optarg;
+            break;
+        case 't':
+            secs = atof(optarg);
+            break;
+        case 'n':
+            total = atol(optarg);
+            break;
+        case 'r':
+            rate = atof(optarg);
+            break;
+        case 'S':
+            sequential = 1;
+            break;
+        default:
+            usage();
         }
     }
-    if (port == NULL || nconns < 1 || depth < 1 || keyspace < 1 || mkeys < 1 || (secs <= 0) == (total <= 0)) {
+    if (port == NULL || nconns < 1 || depth < 1 || keyspace < 1 || mkeys < 1 ||
+        (secs <= 0) == (total <= 0)) {
         usage();
     }
     value = malloc(vsize + 1);
@@ -496,10 +544,11 @@ int main(int argc, char **argv)
     uint64_t end = total > 0 ? now : deadline;
     double el = (double)(end - start) / 1e9;
     static const char *ops[] = {"get", "set", "mget"};
-    printf("kload proto=%s op=%s conns=%d depth=%d size=%zu keys=%ld requests=%ld errors=%d misses=%d "
-           "secs=%.3f ops=%.1f p50_us=%.1f p99_us=%.1f mean_us=%.1f\n",
-           proto == PROTO_MC ? "mc" : "redis", ops[op], nconns, depth, vsize, keyspace, counted, errors, misses,
-           el, (double)counted / el, percentile(0.50) / 1000.0, percentile(0.99) / 1000.0,
-           hcount ? (double)hsum / (double)hcount / 1000.0 : 0.0);
+    printf(
+        "kload proto=%s op=%s conns=%d depth=%d size=%zu keys=%ld requests=%ld errors=%d misses=%d "
+        "secs=%.3f ops=%.1f p50_us=%.1f p99_us=%.1f mean_us=%.1f\n",
+        proto == PROTO_MC ? "mc" : "redis", ops[op], nconns, depth, vsize, keyspace, counted,
+        errors, misses, el, (double)counted / el, percentile(0.50) / 1000.0,
+        percentile(0.99) / 1000.0, hcount ? (double)hsum / (double)hcount / 1000.0 : 0.0);
     return errors > 0 && total > 0 ? 1 : 0;
 }

@@ -81,27 +81,14 @@ spans_grow(struct spans *s, uint32_t need)
 }
 
 void
-spans_add(struct spans *s, struct buf *b, uint32_t off, uint32_t len)
+spans_push(struct spans *s, struct buf *b, uint32_t off, uint32_t len)
 {
-    struct span *last;
-
-    if (len == 0) {
-        return;
-    }
-    s->bytes += len;
-    /* contiguous with the previous span of the same chunk: extend it */
-    if (s->n > 0) {
-        last = &s->v[s->n - 1];
-        if (last->b == b && last->off + last->len == off) {
-            last->len += len;
-            return;
-        }
-    }
     spans_grow(s, 1);
     s->v[s->n].b = buf_ref(b);
     s->v[s->n].off = off;
     s->v[s->n].len = len;
     s->n++;
+    s->bytes += len;
 }
 
 void
@@ -191,6 +178,25 @@ spans_consume(struct spans *s, uint64_t n)
         memmove(s->v, s->v + i, (s->n - i) * sizeof(*s->v));
         s->n -= i;
     }
+}
+
+int
+spans_ends_crlf(const struct spans *s)
+{
+    uint8_t tail[2];
+    const struct span *last;
+
+    if (s->bytes < 2) {
+        return 0;
+    }
+    last = &s->v[s->n - 1];
+    if (last->len >= 2) {
+        const uint8_t *p = last->b->data + last->off + last->len - 2;
+
+        return p[0] == '\r' && p[1] == '\n';
+    }
+    spans_peek(s, s->bytes - 2, tail, 2);
+    return tail[0] == '\r' && tail[1] == '\n';
 }
 
 size_t

@@ -76,8 +76,30 @@ struct spans {
     uint64_t bytes; /* sum of v[i].len */
 };
 
-/* Append <len> bytes of <b> at <off>, taking a reference on <b>. */
-void spans_add(struct spans *s, struct buf *b, uint32_t off, uint32_t len);
+/* Append a new span (no merge); the slow half of spans_add. */
+void spans_push(struct spans *s, struct buf *b, uint32_t off, uint32_t len);
+
+/*
+ * Append <len> bytes of <b> at <off>, taking a reference on <b>. Bytes that
+ * continue the last span in the same chunk extend it (the common case while
+ * a request or reply is read piece by piece), so this is inline.
+ */
+static inline void
+spans_add(struct spans *s, struct buf *b, uint32_t off, uint32_t len)
+{
+    if (s->n > 0) {
+        struct span *last = &s->v[s->n - 1];
+
+        if (last->b == b && last->off + last->len == off) {
+            last->len += len;
+            s->bytes += len;
+            return;
+        }
+    }
+    if (len > 0) {
+        spans_push(s, b, off, len);
+    }
+}
 /* Move every span of <from> to the end of <to>; <from> is left empty. */
 void spans_move(struct spans *to, struct spans *from);
 /* Append references to every span of <from> to <to>; <from> is unchanged. */
@@ -90,6 +112,8 @@ void spans_reset(struct spans *s);
 void spans_free(struct spans *s);
 /* Drop the first <n> bytes of <s> (after a partial write). */
 void spans_consume(struct spans *s, uint64_t n);
+/* Whether <s> ends with "\r\n" (a data block's terminator); the last span is checked first. */
+int spans_ends_crlf(const struct spans *s);
 /* Copy up to <cap> bytes of <s>, from byte <off> on, into <dst>; returns bytes copied. */
 size_t spans_peek(const struct spans *s, uint64_t off, uint8_t *dst, size_t cap);
 

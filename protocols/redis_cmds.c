@@ -24,6 +24,20 @@ redis_cmd(enum redis_cmd cmd)
     return &redis_cmds[cmd];
 }
 
+/* Compare lower-cased <a> (<alen> bytes) with a row's name, as strcmp would order them. */
+static int
+redis_cmd_cmp(const char *a, size_t alen, const struct redis_cmd_desc *d)
+{
+    size_t n = alen < d->len ? alen : d->len;
+
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != d->name[i]) {
+            return (unsigned char)a[i] < (unsigned char)d->name[i] ? -1 : 1;
+        }
+    }
+    return alen < d->len ? -1 : alen > d->len ? 1 : 0;
+}
+
 int
 redis_cmd_lookup(const uint8_t *name, size_t len)
 {
@@ -40,13 +54,8 @@ redis_cmd_lookup(const uint8_t *name, size_t len)
     }
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
-        const struct redis_cmd_desc *d = &redis_cmds[mid];
-        size_t n = len < d->len ? len : d->len;
-        int cmp = memcmp(lower, d->name, n);
+        int cmp = redis_cmd_cmp(lower, len, &redis_cmds[mid]);
 
-        if (cmp == 0) {
-            cmp = len < d->len ? -1 : len > d->len ? 1 : 0;
-        }
         if (cmp == 0) {
             return mid;
         }

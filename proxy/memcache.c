@@ -154,11 +154,9 @@ mc_client_data_done(struct client *cl)
 {
     static const char bad_chunk[] = "CLIENT_ERROR bad data chunk\r\n";
     struct req *req = cl->cur;
-    uint8_t tail[2];
 
     cl->cur = NULL;
-    spans_peek(&req->in, req->in.bytes - 2, tail, 2);
-    if (tail[0] != '\r' || tail[1] != '\n') {
+    if (!spans_ends_crlf(&req->in)) {
         req_reply_text(req, bad_chunk, sizeof(bad_chunk) - 1);
         return;
     }

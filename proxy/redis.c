@@ -681,12 +681,17 @@ static void
 rd_request(struct client *cl, struct req *req)
 {
     const struct redis_cmd_desc *d;
+    const uint8_t *direct = rd_arg_direct(req, 0);
     char name[64];
-    uint32_t len = rd_arg_copy(req, 0, name, sizeof(name) - 1);
-    int cmd = redis_cmd_lookup((const uint8_t *)name, len);
+    uint32_t len = req->args[0].len;
+    int cmd;
 
-    name[KT_MIN(len, (uint32_t)sizeof(name) - 1)] = '\0';
+    if (direct == NULL) {
+        rd_arg_copy(req, 0, name, sizeof(name) - 1);
+    }
+    cmd = redis_cmd_lookup(direct != NULL ? direct : (const uint8_t *)name, len);
     if (cmd < 0) {
+        rd_arg_str(req, 0, name, sizeof(name));
         if (!cl->authed) {
             rd_reply(req, "-NOAUTH Authentication required.");
         } else {
@@ -850,10 +855,8 @@ static void
 rd_client_data_done(struct client *cl)
 {
     struct req *req = cl->cur;
-    uint8_t tail[2];
 
-    spans_peek(&req->in, req->in.bytes - 2, tail, 2);
-    if (tail[0] != '\r' || tail[1] != '\n') {
+    if (!spans_ends_crlf(&req->in)) {
         rd_protocol_error(cl, "expected CRLF after bulk data");
         return;
     }
