@@ -94,7 +94,8 @@ spans_push(struct spans *s, struct buf *b, uint32_t off, uint32_t len)
 void
 spans_move(struct spans *to, struct spans *from)
 {
-    if (to->n == 0 && to->cap < from->cap) {
+    /* into an empty list, the arrays trade places: no span is touched */
+    if (to->n == 0) {
         struct spans tmp = *to;
 
         *to = *from;

@@ -39,8 +39,8 @@
 #define RD_REPLY_LINE_MAX (1024 * 1024)
 /* key positions and servers of a request with at most this many arguments stay on the stack */
 #define RD_ROUTE_STACK 16
-/* arguments allocated at first; grown by doubling up to what the header declared */
-#define RD_ARGS_INITIAL 8
+/* a request of at most this many arguments, all read already, is parsed in one pass */
+#define RD_WHOLE_ARGS 64
 
 static void
 rd_put(struct worker *w, struct spans *s, const void *p, size_t n)
@@ -732,16 +732,13 @@ rd_protocol_error(struct client *cl, const char *msg)
     cl->quit = 1;
 }
 
-/* Room for one more argument: capacity doubles from RD_ARGS_INITIAL up to what was declared. */
+/* Room for <n> arguments in req->args (kept across reuse of the request). */
 static void
-rd_args_grow(struct req *req)
+rd_args_reserve(struct req *req, uint32_t n)
 {
-    uint32_t n = req->nargs;
-
-    if (n == 0 || (n >= RD_ARGS_INITIAL && (n & (n - 1)) == 0)) {
-        uint32_t cap = KT_MIN(n == 0 ? RD_ARGS_INITIAL : n * 2, req->nargs_want);
-
-        req->args = kt_realloc(req->args, cap * sizeof(*req->args));
+    if (n > req->args_cap) {
+        req->args_cap = KT_MAX(n, KT_MIN(req->args_cap * 2, req->nargs_want));
+        req->args = kt_realloc(req->args, req->args_cap * sizeof(*req->args));
     }
 }
 
@@ -772,7 +769,7 @@ rd_inline(struct client *cl, const uint8_t *p, uint32_t avail)
     }
     req = client_new_req(cl);
     req->nargs = req->nargs_want = in->nargs;
-    req->args = kt_malloc(in->nargs * sizeof(*req->args));
+    rd_args_reserve(req, in->nargs);
     rd_putf(w, &req->in, "*%u\r\n", in->nargs);
     for (uint32_t i = 0; i < in->nargs; i++) {
         rd_putf(w, &req->in, "$%u\r\n", in->len[i]);
@@ -783,6 +780,50 @@ rd_inline(struct client *cl, const uint8_t *p, uint32_t avail)
     }
     rd_request(cl, req);
     return 0;
+}
+
+/*
+ * The whole multibulk at <p> is already read (the usual case): take every
+ * argument in one pass. Returns 1 when it did; 0 leaves the request to the
+ * piece-by-piece path, which also reports any error.
+ */
+static int
+rd_client_whole(struct client *cl, const uint8_t *p, uint32_t avail, uint32_t hdr, uint32_t n)
+{
+    struct conn *c = &cl->c;
+    struct req_arg tmp[RD_WHOLE_ARGS];
+    uint64_t pos = hdr;
+    struct req *req;
+
+    if (n > RD_WHOLE_ARGS) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        struct resp_line bl;
+        const char *err;
+        uint64_t end;
+
+        if (pos >= avail || p[pos] != '$' ||
+            resp_line_parse(p + pos, avail - pos, &bl, &err) != PARSE_OK || bl.value < 0 ||
+            bl.value > RESP_BULK_MAX) {
+            return 0;
+        }
+        end = pos + bl.line_len + (uint64_t)bl.value;
+        if (end + 2 > avail || p[end] != '\r' || p[end + 1] != '\n') {
+            return 0;
+        }
+        tmp[i].off = pos + bl.line_len;
+        tmp[i].len = (uint32_t)bl.value;
+        pos = end + 2;
+    }
+    req = client_new_req(cl);
+    req->nargs = req->nargs_want = n;
+    rd_args_reserve(req, n);
+    memcpy(req->args, tmp, n * sizeof(*tmp));
+    spans_add(&req->in, c->rbuf, c->rpos, (uint32_t)pos);
+    c->rpos += (uint32_t)pos;
+    rd_request(cl, req);
+    return 1;
 }
 
 static int
@@ -821,6 +862,9 @@ rd_client_line(struct client *cl, const uint8_t *p, uint32_t avail)
             c->rpos += ln.line_len; /* an empty multibulk, as redis, is no request */
             return 0;
         }
+        if (rd_client_whole(cl, p, avail, ln.line_len, (uint32_t)ln.value)) {
+            return 0;
+        }
         req = client_new_req(cl);
         req->nargs_want = (uint32_t)ln.value;
         spans_add(&req->in, c->rbuf, c->rpos, ln.line_len);
@@ -843,7 +887,7 @@ rd_client_line(struct client *cl, const uint8_t *p, uint32_t avail)
     }
     spans_add(&req->in, c->rbuf, c->rpos, ln.line_len);
     c->rpos += ln.line_len;
-    rd_args_grow(req);
+    rd_args_reserve(req, req->nargs + 1);
     req->args[req->nargs].off = req->in.bytes;
     req->args[req->nargs].len = (uint32_t)ln.value;
     c->rstate = RSTATE_DATA;

@@ -33,6 +33,8 @@ req_create(struct worker *w, struct client *client, uint32_t pool)
     if (req != NULL) {
         /* a reused request keeps its span arrays (emptied); everything else starts at 0 */
         struct spans in = req->in, reply = req->reply, out = req->frag1.out, rsp = req->frag1.rsp;
+        struct req_arg *args = req->args;
+        uint32_t args_cap = req->args_cap;
 
         w->req_cache = req->cache_next;
         w->nreq_cache--;
@@ -41,6 +43,8 @@ req_create(struct worker *w, struct client *client, uint32_t pool)
         req->reply = reply;
         req->frag1.out = out;
         req->frag1.rsp = rsp;
+        req->args = args;
+        req->args_cap = args_cap;
     } else {
         req = kt_calloc(1, sizeof(*req));
     }
@@ -84,7 +88,6 @@ req_free(struct req *req)
     if (req->keys != &req->key1) {
         kt_free(req->keys);
     }
-    kt_free(req->args);
     kt_free(req->copies);
     if (w->nreq_cache < REQ_CACHE_MAX) {
         req->cache_next = w->req_cache;
@@ -96,6 +99,7 @@ req_free(struct req *req)
     spans_free(&req->reply);
     spans_free(&req->frag1.out);
     spans_free(&req->frag1.rsp);
+    kt_free(req->args);
     kt_free(req);
 }
 

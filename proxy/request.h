@@ -70,10 +70,11 @@ struct req {
     uint32_t exptime_off; /* gat: the exptime token within the line */
     uint32_t exptime_len;
     /* Redis: the arguments */
-    struct req_arg *args; /* nargs (owned) */
-    uint32_t nargs;       /* read so far */
-    uint32_t nargs_want;  /* declared by the multibulk header */
-    uint8_t *copies;      /* keys that straddled two chunks, copied (owned) */
+    struct req_arg *args; /* args_cap allocated, nargs used (owned; kept on reuse) */
+    uint32_t args_cap;
+    uint32_t nargs;      /* read so far */
+    uint32_t nargs_want; /* declared by the multibulk header */
+    uint8_t *copies;     /* keys that straddled two chunks, copied (owned) */
     /* routing and replies */
     uint32_t nkeys;
     struct req_key *keys; /* nkeys (owned, or &key1) */
