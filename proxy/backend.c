@@ -90,7 +90,6 @@ backend_fail(struct backend *be, int status, const char *msg)
     conn_close(&be->c);
     while ((frag = TAILQ_FIRST(&be->fifo)) != NULL) {
         TAILQ_REMOVE(&be->fifo, frag, link);
-        frag->queued = 0;
         frag_fail(frag, msg != NULL ? msg : uv_strerror(status));
     }
     be->nfifo = 0;
@@ -142,7 +141,6 @@ backend_complete(struct backend *be, struct frag *head)
     struct stats_server *st = &w->sstats[head->sgidx];
 
     TAILQ_REMOVE(&be->fifo, head, link);
-    head->queued = 0;
     be->nfifo--;
     be->fifo_bytes -= head->out_bytes;
     STATS_DEC(st->out_queue);
@@ -272,7 +270,6 @@ backend_queue(struct backend *be, struct frag *frag)
     frag->sgidx = sgidx;
     frag->deadline_ms = cp->timeout_ms > 0 ? worker_now(w) + (uint64_t)cp->timeout_ms : 0;
     frag->out_bytes = frag->out.bytes;
-    frag->queued = 1;
     TAILQ_INSERT_TAIL(&be->fifo, frag, link);
     be->nfifo++;
     be->fifo_bytes += frag->out_bytes;
@@ -343,20 +340,6 @@ backend_preconnect(struct worker *w, uint32_t sgidx)
     for (uint32_t i = 0; i < srt->nconns; i++) {
         if (srt->conns[i] == NULL) {
             backend_connect(w, srt, i);
-        }
-    }
-}
-
-void
-backend_close_all(struct worker *w)
-{
-    for (uint32_t i = 0; i < w->topo->nservers; i++) {
-        struct server_rt *srt = &w->servers[i];
-
-        for (uint32_t j = 0; j < srt->nconns; j++) {
-            if (srt->conns[j] != NULL) {
-                backend_fail(srt->conns[j], UV_ECANCELED, "proxy shutting down");
-            }
         }
     }
 }

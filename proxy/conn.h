@@ -57,14 +57,13 @@ struct client {
     const struct proto_ops *proto; /* the pool's protocol (ref) */
     TAILQ_HEAD(, req) reqs;        /* in request order */
     uint32_t nreqs;
-    struct req *cur;          /* request whose value is being read */
-    struct mc_req parsed;     /* parser scratch (keys array reused) */
-    struct resp_inline inl;   /* Redis inline command scratch (reused) */
-    unsigned eof : 1;         /* client closed its side */
-    unsigned quit : 1;        /* a quit was read: no more requests */
-    unsigned close_after : 1; /* close once the queued replies are written */
-    unsigned authed : 1;      /* Redis: AUTH accepted, or none required */
-    char *name;               /* Redis: CLIENT SETNAME (owned), or NULL */
+    struct req *cur;        /* request whose value is being read */
+    struct mc_req parsed;   /* parser scratch (keys array reused) */
+    struct resp_inline inl; /* Redis inline command scratch (reused) */
+    unsigned eof : 1;       /* client closed its side */
+    unsigned quit : 1;      /* a quit was read: no more requests */
+    unsigned authed : 1;    /* Redis: AUTH accepted, or none required */
+    char *name;             /* Redis: CLIENT SETNAME (owned), or NULL */
 };
 
 struct backend {
@@ -117,7 +116,5 @@ void backend_send_internal(struct backend *be, struct req *req);
 void backend_flushed(struct backend *be);
 /* Connect every connection of <srv> now (preconnect). */
 void backend_preconnect(struct worker *w, uint32_t sgidx);
-/* Close every backend of the worker (shutdown). */
-void backend_close_all(struct worker *w);
 
 #endif

@@ -48,7 +48,6 @@ struct frag {
     uint32_t nkeys;         /* of keyidx */
     uint32_t kpos;          /* split: next keyidx to file a value under */
     int64_t ival;           /* Redis integer reply (DEL/EXISTS/... counts) */
-    unsigned queued : 1;    /* in a backend FIFO */
     unsigned failed : 1;    /* answered by the proxy with an error */
     unsigned error : 1;     /* the server answered with an error */
 };

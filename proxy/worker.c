@@ -45,29 +45,6 @@ on_listener_connection(uv_stream_t *server, int status)
     client_accept(w, server, (uint32_t)(prt - w->pools), server->type == UV_NAMED_PIPE);
 }
 
-static void
-on_handle_closed(uv_handle_t *handle)
-{
-    KT_UNUSED(handle);
-}
-
-static void
-on_wake(uv_async_t *handle)
-{
-    struct worker *w = handle->data;
-
-    if (!w->stopping) {
-        return;
-    }
-    for (uint32_t i = 0; i < w->topo->npools; i++) {
-        if (w->pools[i].listening) {
-            uv_close((uv_handle_t *)&w->pools[i].listener, on_handle_closed);
-            w->pools[i].listening = 0;
-        }
-    }
-    uv_stop(&w->loop);
-}
-
 static int
 worker_listen(struct worker *w, uint32_t pool, int fd)
 {
@@ -88,7 +65,6 @@ worker_listen(struct worker *w, uint32_t pool, int fd)
     }
     s = (uv_stream_t *)&prt->listener;
     s->data = prt;
-    prt->listening = 1;
     return uv_listen(s, cp->backlog, on_listener_connection);
 }
 
@@ -142,8 +118,6 @@ worker_start(struct worker *w)
     w->loop.data = w;
     uv_check_init(&w->loop, &w->flusher);
     uv_check_start(&w->flusher, on_flush);
-    uv_async_init(&w->loop, &w->wake, on_wake);
-    w->wake.data = w;
     for (uint32_t p = 0; p < w->topo->npools; p++) {
         if (w->listen_fds[p] < 0) {
             continue;
@@ -166,14 +140,6 @@ worker_start(struct worker *w)
     }
     uv_update_time(&w->loop);
     return uv_thread_create(&w->thread, worker_main, w);
-}
-
-void
-worker_stop(struct worker *w)
-{
-    w->stopping = 1;
-    uv_async_send(&w->wake);
-    uv_thread_join(&w->thread);
 }
 
 static struct server *

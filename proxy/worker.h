@@ -38,7 +38,6 @@ struct pool_rt {
         uv_tcp_t tcp;
         uv_pipe_t pipe;
     } listener;
-    int listening;
 };
 
 struct worker {
@@ -46,7 +45,6 @@ struct worker {
     struct instance *inst; /* (ref) */
     uv_thread_t thread;
     uv_loop_t loop;
-    uv_async_t wake;           /* stop request from the control thread */
     uv_check_t flusher;        /* end of loop turn: write out queued output */
     struct topology *topo;     /* snapshot in use (one ref) */
     struct pool_rt *pools;     /* topo->npools */
@@ -61,15 +59,12 @@ struct worker {
     struct stats_pool *pstats;   /* per pool */
     struct stats_server *sstats; /* per server */
     uint32_t rand_state;         /* random distribution */
-    volatile int stopping;
 };
 
 /* Create worker <id> over <topo> with the listening sockets <fds> (one per pool, -1 = none). */
 void worker_init(struct worker *w, struct instance *inst, uint32_t id, struct topology *topo,
                  int *fds);
 int worker_start(struct worker *w);
-/* Ask the worker to stop and wait for its thread. Control thread. */
-void worker_stop(struct worker *w);
 
 /* Current loop time in ms. */
 static inline uint64_t
