@@ -64,6 +64,32 @@ ketama_npoints(uint32_t weight, uint64_t total, uint32_t nnodes)
                       KETAMA_POINTS_PER_HASH);
 }
 
+/*
+ * About one bucket per point (a power of two, 16 .. 65,536 of them), so a
+ * lookup is one or two comparisons instead of a search of the whole circle.
+ */
+static void
+ketama_index(struct ring *ring)
+{
+    uint32_t bits = 4, nb, b, i = 0;
+
+    while (bits < 16 && (1u << bits) < ring->nentries) {
+        bits++;
+    }
+    nb = 1u << bits;
+    ring->bucket_shift = 32 - bits;
+    ring->bucket = kt_malloc((nb + 1) * sizeof(*ring->bucket));
+    for (b = 0; b < nb; b++) {
+        uint32_t start = b << ring->bucket_shift;
+
+        while (i < ring->nentries && ring->entries[i].value < start) {
+            i++;
+        }
+        ring->bucket[b] = i;
+    }
+    ring->bucket[nb] = ring->nentries;
+}
+
 void
 ring_ketama_build(struct ring *ring, const struct ring_node *nodes, uint32_t nnodes)
 {
@@ -122,12 +148,14 @@ ring_ketama_build(struct ring *ring, const struct ring_node *nodes, uint32_t nno
     ring->nentries = n;
     ring->npoints = n;
     kt_free(tmp);
+    ketama_index(ring);
 }
 
 uint32_t
 ring_ketama_lookup(const struct ring *ring, uint32_t hash)
 {
-    uint32_t left = 0, right = ring->nentries;
+    uint32_t b = hash >> ring->bucket_shift;
+    uint32_t left = ring->bucket[b], right = ring->bucket[b + 1];
 
     /* The first point >= hash; past the last point the circle wraps to 0. */
     while (left < right) {

@@ -103,6 +103,7 @@ ring_free(struct ring *ring)
         return;
     }
     kt_free(ring->entries);
+    kt_free(ring->bucket);
     kt_free(ring);
 }
 

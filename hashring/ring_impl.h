@@ -25,6 +25,13 @@ struct ring {
                                    random one per node */
     uint32_t nentries;          /* entries in <entries> */
     struct ring_entry *entries; /* ketama: sorted by value; modula and random: node order (owned) */
+    /*
+     * ketama: bucket[b] is the first entry whose value is >= b << bucket_shift,
+     * for b in 0 .. 2^(32 - bucket_shift); a lookup searches only between
+     * bucket[b] and bucket[b + 1] (owned; NULL for other distributions)
+     */
+    uint32_t *bucket;
+    uint32_t bucket_shift;
 };
 
 /*

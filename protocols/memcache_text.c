@@ -248,6 +248,87 @@ mc_find_cmd(const uint8_t *s, uint32_t len)
     return -1;
 }
 
+/*
+ * Decimal digits at p[*i] (at most <max> of them) into *v; 0 when there was
+ * at least one. Stops at the first non-digit, which the line's "\n" is, so
+ * no bound is needed inside a line that has one.
+ */
+static inline int
+mc_digits(const uint8_t *p, uint32_t *i, uint32_t max, uint64_t *v)
+{
+    uint32_t k = *i;
+    uint64_t n = 0;
+
+    while (p[k] >= '0' && p[k] <= '9' && k - *i < max) {
+        n = n * 10 + (uint64_t)(p[k] - '0');
+        k++;
+    }
+    if (k == *i || (p[k] >= '0' && p[k] <= '9')) {
+        return -1;
+    }
+    *i = k;
+    *v = n;
+    return 0;
+}
+
+/* A key of 1 .. MC_KEY_MAX bytes above ' ' at p[*i]; 0 when followed by <next>. */
+static inline int
+mc_fast_key(const uint8_t *p, uint32_t *i, uint8_t next)
+{
+    uint32_t k = *i;
+
+    while (p[k] > ' ') {
+        k++;
+    }
+    if (p[k] != next || k == *i || k - *i > MC_KEY_MAX) {
+        return -1;
+    }
+    *i = k;
+    return 0;
+}
+
+/*
+ * The two lines nearly every client sends, "get <key>" and "set <key>
+ * <flags> <exptime> <bytes>", in their plain form (single spaces, no
+ * noreply): parsed in one pass. Anything else, including every error, is
+ * left to the general parser (-1), so the fast path can only agree with it.
+ */
+static int
+mc_req_fast(struct mc_req *req, const uint8_t *p, uint32_t end, uint32_t max_value)
+{
+    uint32_t i = 4, klen;
+    uint64_t flags, exptime, vlen;
+
+    if (memcmp(p, "get ", 4) == 0) {
+        if (mc_fast_key(p, &i, p[end]) != 0 || i != end) {
+            return -1;
+        }
+        klen = i - 4;
+        req->cmd = MC_CMD_GET;
+    } else if (memcmp(p, "set ", 4) == 0) {
+        if (mc_fast_key(p, &i, ' ') != 0) {
+            return -1;
+        }
+        klen = i - 4;
+        i++;
+        if (mc_digits(p, &i, 10, &flags) != 0 || flags > UINT32_MAX || p[i++] != ' ' ||
+            mc_digits(p, &i, 10, &exptime) != 0 || p[i++] != ' ' ||
+            mc_digits(p, &i, 10, &vlen) != 0 || i != end || vlen > max_value ||
+            vlen > INT32_MAX - 2) {
+            return -1;
+        }
+        req->cmd = MC_CMD_SET;
+        req->flags = (uint32_t)flags;
+        req->exptime = (int64_t)exptime;
+        req->vlen = (uint32_t)vlen;
+    } else {
+        return -1;
+    }
+    mc_req_add_key(req, 4, klen);
+    req->args_end = end;
+    return 0;
+}
+
 int
 mc_req_parse(struct mc_req *req, const uint8_t *p, size_t len, uint32_t max_value)
 {
@@ -276,6 +357,9 @@ mc_req_parse(struct mc_req *req, const uint8_t *p, size_t len, uint32_t max_valu
     end = (uint32_t)(eol - p);
     if (end > 0 && p[end - 1] == '\r') {
         end--;
+    }
+    if (end > 4 && mc_req_fast(req, p, end, max_value) == 0) {
+        return PARSE_OK;
     }
     pos = 0;
     while (pos < end && p[pos] == ' ') {
@@ -331,6 +415,37 @@ struct mc_word {
         lit, sizeof(lit) - 1                                                                       \
     }
 
+/* "VALUE <key> <flags> <bytes> [<cas>]" in its plain form, in one pass; -1 for anything else. */
+static int
+mc_rsp_value_fast(struct mc_rsp *rsp, const uint8_t *p, uint32_t end)
+{
+    uint32_t i = 6;
+    uint64_t flags, vlen, cas;
+
+    if (mc_fast_key(p, &i, ' ') != 0) {
+        return -1;
+    }
+    rsp->key_len = i - 6;
+    i++;
+    if (mc_digits(p, &i, 10, &flags) != 0 || p[i++] != ' ' || mc_digits(p, &i, 10, &vlen) != 0 ||
+        vlen > INT32_MAX - 2) {
+        return -1;
+    }
+    if (p[i] == ' ') {
+        i++;
+        if (mc_digits(p, &i, 20, &cas) != 0) {
+            return -1;
+        }
+    }
+    if (i != end) {
+        return -1;
+    }
+    rsp->type = MC_RSP_VALUE;
+    rsp->key_off = 6;
+    rsp->vlen = (uint32_t)vlen;
+    return 0;
+}
+
 int
 mc_rsp_parse(struct mc_rsp *rsp, const uint8_t *p, size_t len)
 {
@@ -348,6 +463,13 @@ mc_rsp_parse(struct mc_rsp *rsp, const uint8_t *p, size_t len)
     if (end > 0 && p[end - 1] == '\r') {
         end--;
     }
+    if (end == 3 && memcmp(p, "END", 3) == 0) {
+        rsp->type = MC_RSP_END;
+        return PARSE_OK;
+    }
+    if (end > 6 && memcmp(p, "VALUE ", 6) == 0 && mc_rsp_value_fast(rsp, p, end) == 0) {
+        return PARSE_OK;
+    }
     if (MC_WORD_IS(p, end, "VALUE")) {
         struct tok t[5];
         uint32_t pos = 5, nt = 0;
@@ -363,10 +485,6 @@ mc_rsp_parse(struct mc_rsp *rsp, const uint8_t *p, size_t len)
         rsp->key_off = t[0].off;
         rsp->key_len = t[0].len;
         rsp->vlen = (uint32_t)v;
-        return PARSE_OK;
-    }
-    if (end == 3 && memcmp(p, "END", 3) == 0) {
-        rsp->type = MC_RSP_END;
         return PARSE_OK;
     }
     for (size_t i = 0; i < sizeof(status) / sizeof(status[0]); i++) {

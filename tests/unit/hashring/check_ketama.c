@@ -224,6 +224,67 @@ START_TEST(test_lookup_edges)
 }
 END_TEST
 
+/* The first point >= hash, by a search of the whole continuum. */
+static uint32_t
+lookup_slow(const struct ring *ring, uint32_t hash)
+{
+    uint32_t left = 0, right = ring_npoints(ring), value, id;
+
+    while (left < right) {
+        uint32_t mid = left + (right - left) / 2;
+
+        ring_point(ring, mid, &value, &id);
+        if (value < hash) {
+            left = mid + 1;
+        } else {
+            right = mid;
+        }
+    }
+    ring_point(ring, right == ring_npoints(ring) ? 0 : right, &value, &id);
+    return id;
+}
+
+/*
+ * The bucket index in front of the search gives the same server as a walk
+ * of the whole continuum, for rings whose index has 16 to 65,536 buckets, at
+ * bucket edges, on and around every point, and at random hashes.
+ */
+START_TEST(test_lookup_index)
+{
+    static const uint32_t sizes[] = {2, 3, 7, 50, 410};
+    static struct ring_node nodes[410];
+    static char names[410][32];
+    uint32_t seed = 12345;
+
+    for (size_t s = 0; s < KT_NELEMS(sizes); s++) {
+        uint32_t n = sizes[s], value, id;
+        struct ring *ring;
+
+        make_nodes(nodes, names, n, "cache-", ":11211", NULL);
+        ring = ring_build(RING_KETAMA, nodes, n);
+        for (uint32_t bits = 4; bits <= 16; bits++) {
+            for (uint64_t b = 0; b < (1u << bits); b += 1 + (b % 7)) {
+                uint32_t edge = (uint32_t)(b << (32 - bits));
+
+                ck_assert_uint_eq(ring_lookup(ring, edge), lookup_slow(ring, edge));
+                ck_assert_uint_eq(ring_lookup(ring, edge - 1), lookup_slow(ring, edge - 1));
+            }
+        }
+        for (uint32_t i = 0; i<ring_npoints(ring); i += n> 50 ? 97 : 1) {
+            ring_point(ring, i, &value, &id);
+            ck_assert_uint_eq(ring_lookup(ring, value), lookup_slow(ring, value));
+            ck_assert_uint_eq(ring_lookup(ring, value + 1), lookup_slow(ring, value + 1));
+            ck_assert_uint_eq(ring_lookup(ring, value - 1), lookup_slow(ring, value - 1));
+        }
+        for (int i = 0; i < 2000; i++) {
+            seed = seed * 1103515245u + 12345u;
+            ck_assert_uint_eq(ring_lookup(ring, seed), lookup_slow(ring, seed));
+        }
+        ring_free(ring);
+    }
+}
+END_TEST
+
 /* The caller's node order does not change the continuum. */
 START_TEST(test_node_order)
 {
@@ -367,6 +428,7 @@ ketama_suite(void)
     tcase_add_test(tc, test_points_weighted);
     tcase_add_test(tc, test_points_are_md5);
     tcase_add_test(tc, test_lookup_edges);
+    tcase_add_test(tc, test_lookup_index);
     tcase_add_test(tc, test_node_order);
     tcase_add_test(tc, test_minimal_movement);
     suite_add_tcase(s, tc);
