@@ -104,10 +104,20 @@ spans_move(struct spans *to, struct spans *from)
         from->bytes = 0;
         return;
     }
+    /* otherwise the spans change lists with their references */
+    spans_grow(to, from->n);
     for (uint32_t i = 0; i < from->n; i++) {
-        spans_add(to, from->v[i].b, from->v[i].off, from->v[i].len);
-        buf_unref(from->v[i].b);
+        const struct span *sp = &from->v[i];
+        struct span *last = &to->v[to->n - 1];
+
+        if (last->b == sp->b && last->off + last->len == sp->off) {
+            last->len += sp->len;
+            buf_unref(sp->b); /* <to> holds one on the same chunk: never the last */
+        } else {
+            to->v[to->n++] = *sp;
+        }
     }
+    to->bytes += from->bytes;
     from->n = 0;
     from->bytes = 0;
 }
@@ -139,7 +149,7 @@ spans_slice(struct spans *to, const struct spans *from, uint64_t off, uint64_t l
 }
 
 void
-spans_reset(struct spans *s)
+spans_drop(struct spans *s)
 {
     for (uint32_t i = 0; i < s->n; i++) {
         buf_unref(s->v[i].b);

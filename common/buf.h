@@ -106,8 +106,16 @@ void spans_move(struct spans *to, struct spans *from);
 void spans_copy(struct spans *to, const struct spans *from);
 /* Append references to <len> bytes of <from> starting at byte <off>. */
 void spans_slice(struct spans *to, const struct spans *from, uint64_t off, uint64_t len);
+/* The slow half of spans_reset, for a list that holds spans. */
+void spans_drop(struct spans *s);
 /* Drop every reference and empty <s> (keeps its array for reuse). */
-void spans_reset(struct spans *s);
+static inline void
+spans_reset(struct spans *s)
+{
+    if (s->n > 0) {
+        spans_drop(s);
+    }
+}
 /* Drop every reference and free the array. */
 void spans_free(struct spans *s);
 /* Drop the first <n> bytes of <s> (after a partial write). */

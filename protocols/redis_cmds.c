@@ -1,9 +1,10 @@
 /*
- * protocols/redis_cmds.c - the command table and its lookup: binary search
- * over the rows, which redis_cmds.def keeps sorted by name.
+ * protocols/redis_cmds.c - the command table and its lookup: a hash table
+ * of row numbers, built once on first use.
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "protocols/redis_cmds.h"
@@ -24,46 +25,69 @@ redis_cmd(enum redis_cmd cmd)
     return &redis_cmds[cmd];
 }
 
-/* Compare lower-cased <a> (<alen> bytes) with a row's name, as strcmp would order them. */
-static int
-redis_cmd_cmp(const char *a, size_t alen, const struct redis_cmd_desc *d)
-{
-    size_t n = alen < d->len ? alen : d->len;
+/* Open addressing over the lower-cased name: about one probe per lookup. */
+#define REDIS_CMD_SLOTS 1024
 
-    for (size_t i = 0; i < n; i++) {
-        if (a[i] != d->name[i]) {
-            return (unsigned char)a[i] < (unsigned char)d->name[i] ? -1 : 1;
-        }
+static int16_t redis_cmd_slots[REDIS_CMD_SLOTS];
+static pthread_once_t redis_cmd_once = PTHREAD_ONCE_INIT;
+
+static inline uint8_t
+redis_lower(uint8_t ch)
+{
+    return ch >= 'A' && ch <= 'Z' ? (uint8_t)(ch + ('a' - 'A')) : ch;
+}
+
+/* Hash of a name from its length and its first, second and last bytes, any case. */
+static inline uint32_t
+redis_cmd_hash(const uint8_t *name, size_t len)
+{
+    uint32_t h = (uint32_t)len;
+
+    h = h * 31 + redis_lower(name[0]);
+    h = h * 31 + redis_lower(name[len > 1]);
+    return h * 31 + redis_lower(name[len - 1]);
+}
+
+static void
+redis_cmd_index(void)
+{
+    for (int i = 0; i < REDIS_CMD_SLOTS; i++) {
+        redis_cmd_slots[i] = -1;
     }
-    return alen < d->len ? -1 : alen > d->len ? 1 : 0;
+    for (int c = 0; c < REDIS_NCMDS; c++) {
+        uint32_t slot = redis_cmd_hash((const uint8_t *)redis_cmds[c].name, redis_cmds[c].len);
+
+        while (redis_cmd_slots[slot % REDIS_CMD_SLOTS] >= 0) {
+            slot++;
+        }
+        redis_cmd_slots[slot % REDIS_CMD_SLOTS] = (int16_t)c;
+    }
 }
 
 int
 redis_cmd_lookup(const uint8_t *name, size_t len)
 {
-    char lower[REDIS_CMD_NAME_MAX];
-    int lo = 0, hi = REDIS_NCMDS - 1;
+    uint32_t h;
+    int c;
 
-    if (len == 0 || len > sizeof(lower)) {
+    if (len == 0 || len > REDIS_CMD_NAME_MAX) {
         return -1;
     }
-    for (size_t i = 0; i < len; i++) {
-        uint8_t c = name[i];
+    pthread_once(&redis_cmd_once, redis_cmd_index);
+    h = redis_cmd_hash(name, len);
+    while ((c = redis_cmd_slots[h % REDIS_CMD_SLOTS]) >= 0) {
+        const struct redis_cmd_desc *d = &redis_cmds[c];
+        size_t i = 0;
 
-        lower[i] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-    }
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2;
-        int cmp = redis_cmd_cmp(lower, len, &redis_cmds[mid]);
-
-        if (cmp == 0) {
-            return mid;
+        if (d->len == len) {
+            while (i < len && (uint8_t)d->name[i] == redis_lower(name[i])) {
+                i++;
+            }
+            if (i == len) {
+                return c;
+            }
         }
-        if (cmp < 0) {
-            hi = mid - 1;
-        } else {
-            lo = mid + 1;
-        }
+        h++;
     }
     return -1;
 }

@@ -258,7 +258,11 @@ backend_connect(struct worker *w, struct server_rt *srt, uint32_t slot)
     return be;
 }
 
-/* Put <frag> at the end of <be>'s FIFO and its bytes on the output queue. */
+/*
+ * Put <frag> at the end of <be>'s FIFO and its bytes on the output queue:
+ * the bytes made for it (frag->out), or when there are none its request's
+ * own bytes as read, referenced rather than copied.
+ */
 static void
 backend_queue(struct backend *be, struct frag *frag)
 {
@@ -266,10 +270,11 @@ backend_queue(struct backend *be, struct frag *frag)
     uint32_t sgidx = be->srv->gidx;
     const struct conf_pool *cp = backend_conf(w, sgidx);
     struct stats_server *st = &w->sstats[sgidx];
+    int own = frag->out.n > 0;
 
     frag->sgidx = sgidx;
     frag->deadline_ms = cp->timeout_ms > 0 ? worker_now(w) + (uint64_t)cp->timeout_ms : 0;
-    frag->out_bytes = frag->out.bytes;
+    frag->out_bytes = own ? frag->out.bytes : frag->req->in.bytes;
     TAILQ_INSERT_TAIL(&be->fifo, frag, link);
     be->nfifo++;
     be->fifo_bytes += frag->out_bytes;
@@ -279,7 +284,11 @@ backend_queue(struct backend *be, struct frag *frag)
     be->unsent_bytes += frag->out_bytes;
     STATS_INC(st->in_queue);
     STATS_ADD(st->in_queue_bytes, (int64_t)frag->out_bytes);
-    spans_move(&be->c.out, &frag->out);
+    if (own) {
+        spans_move(&be->c.out, &frag->out);
+    } else {
+        spans_copy(&be->c.out, &frag->req->in);
+    }
     if (frag->deadline_ms != 0 && !be->timer_on) {
         be->timer_on = 1;
         uv_timer_start(&be->timer, on_backend_timer, (uint64_t)cp->timeout_ms, 0);

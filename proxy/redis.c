@@ -326,9 +326,7 @@ rd_broadcast(struct req *req)
     req->npending = pool->nservers;
     req->frags = kt_calloc(pool->nservers, sizeof(*req->frags));
     req->split = 1;
-    for (uint32_t s = 0; s < pool->nservers; s++) {
-        spans_copy(&req->frags[s].out, &req->in);
-    }
+    /* each fragment's out stays empty: every server gets the request as read */
     for (uint32_t s = 0; s < pool->nservers; s++) {
         req_send(req, &req->frags[s], pool->servers[s].gidx, 0);
     }
@@ -799,21 +797,26 @@ rd_client_whole(struct client *cl, const uint8_t *p, uint32_t avail, uint32_t hd
         return 0;
     }
     for (uint32_t i = 0; i < n; i++) {
-        struct resp_line bl;
-        const char *err;
-        uint64_t end;
+        uint64_t d = pos + 1, len = 0, end;
 
-        if (pos >= avail || p[pos] != '$' ||
-            resp_line_parse(p + pos, avail - pos, &bl, &err) != PARSE_OK || bl.value < 0 ||
-            bl.value > RESP_BULK_MAX) {
+        /* "$<len>\r\n" in its plain form (no sign, no leading zero); else the slow path */
+        if (pos >= avail || p[pos] != '$') {
             return 0;
         }
-        end = pos + bl.line_len + (uint64_t)bl.value;
+        while (d < avail && p[d] >= '0' && p[d] <= '9' && d - pos <= 10) {
+            len = len * 10 + (uint64_t)(p[d] - '0');
+            d++;
+        }
+        if (d == pos + 1 || (p[pos + 1] == '0' && d > pos + 2) || d + 1 >= avail || p[d] != '\r' ||
+            p[d + 1] != '\n' || len > RESP_BULK_MAX) {
+            return 0;
+        }
+        end = d + 2 + len;
         if (end + 2 > avail || p[end] != '\r' || p[end + 1] != '\n') {
             return 0;
         }
-        tmp[i].off = pos + bl.line_len;
-        tmp[i].len = (uint32_t)bl.value;
+        tmp[i].off = d + 2;
+        tmp[i].len = (uint32_t)len;
         pos = end + 2;
     }
     req = client_new_req(cl);

@@ -208,6 +208,5 @@ req_forward(struct req *req, uint32_t sgidx, uint32_t hint)
     req->frags = &req->frag1;
     req->nfrags = 1;
     req->npending = 1;
-    spans_copy(&req->frag1.out, &req->in);
     req_send(req, &req->frag1, sgidx, hint);
 }

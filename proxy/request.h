@@ -42,7 +42,7 @@ struct frag {
     uint32_t sgidx;         /* server it went to */
     uint64_t deadline_ms;   /* loop time by which it must be answered; 0 = none */
     uint64_t out_bytes;     /* bytes sent */
-    struct spans out;       /* the bytes to send (owned refs) */
+    struct spans out;       /* bytes made for it; empty: send req->in (owned refs) */
     struct spans rsp;       /* the reply, unless filed per key (owned refs) */
     uint32_t *keyidx;       /* split: the request key indices it carries (owned) */
     uint32_t nkeys;         /* of keyidx */
