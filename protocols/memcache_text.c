@@ -25,12 +25,6 @@ static const struct mc_cmd_desc mc_cmds[] = {
 #undef MC_CMD
 };
 
-enum mc_kind
-mc_cmd_kind(enum mc_cmd cmd)
-{
-    return mc_cmds[cmd].kind;
-}
-
 const char *
 mc_cmd_name(enum mc_cmd cmd)
 {
@@ -271,16 +265,18 @@ mc_digits(const uint8_t *p, uint32_t *i, uint32_t max, uint64_t *v)
     return 0;
 }
 
-/* A key of 1 .. MC_KEY_MAX bytes above ' ' at p[*i]; 0 when followed by <next>. */
+/*
+ * The key at p[*i]: the bytes up to the next ' ' before <end>, or up to
+ * <end> (the same token the general parser takes); 1 .. MC_KEY_MAX bytes.
+ * *i moves past it, onto the ' ' or <end>.
+ */
 static inline int
-mc_fast_key(const uint8_t *p, uint32_t *i, uint8_t next)
+mc_fast_key(const uint8_t *p, uint32_t *i, uint32_t end)
 {
-    uint32_t k = *i;
+    const uint8_t *sp = memchr(p + *i, ' ', end - *i);
+    uint32_t k = sp != NULL ? (uint32_t)(sp - p) : end;
 
-    while (p[k] > ' ') {
-        k++;
-    }
-    if (p[k] != next || k == *i || k - *i > MC_KEY_MAX) {
+    if (k == *i || k - *i > MC_KEY_MAX) {
         return -1;
     }
     *i = k;
@@ -300,13 +296,13 @@ mc_req_fast(struct mc_req *req, const uint8_t *p, uint32_t end, uint32_t max_val
     uint64_t flags, exptime, vlen;
 
     if (memcmp(p, "get ", 4) == 0) {
-        if (mc_fast_key(p, &i, p[end]) != 0 || i != end) {
+        if (mc_fast_key(p, &i, end) != 0 || i != end) {
             return -1;
         }
         klen = i - 4;
         req->cmd = MC_CMD_GET;
     } else if (memcmp(p, "set ", 4) == 0) {
-        if (mc_fast_key(p, &i, ' ') != 0) {
+        if (mc_fast_key(p, &i, end) != 0 || i == end) {
             return -1;
         }
         klen = i - 4;
@@ -324,7 +320,13 @@ mc_req_fast(struct mc_req *req, const uint8_t *p, uint32_t end, uint32_t max_val
     } else {
         return -1;
     }
-    mc_req_add_key(req, 4, klen);
+    if (req->keys_cap > 0) {
+        req->keys[0].off = 4; /* no call for the one key of a plain line */
+        req->keys[0].len = klen;
+        req->nkeys = 1;
+    } else {
+        mc_req_add_key(req, 4, klen);
+    }
     req->args_end = end;
     return 0;
 }
@@ -422,7 +424,7 @@ mc_rsp_value_fast(struct mc_rsp *rsp, const uint8_t *p, uint32_t end)
     uint32_t i = 6;
     uint64_t flags, vlen, cas;
 
-    if (mc_fast_key(p, &i, ' ') != 0) {
+    if (mc_fast_key(p, &i, end) != 0 || i == end) {
         return -1;
     }
     rsp->key_len = i - 6;

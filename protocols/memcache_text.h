@@ -72,7 +72,20 @@ struct mc_req {
     const char *errmsg;   /* on MC_ERR_CLIENT: the reason, without "CLIENT_ERROR " */
 };
 
-enum mc_kind mc_cmd_kind(enum mc_cmd cmd);
+/* The kind of <cmd>: inline, it is asked several times per request. */
+static inline enum mc_kind
+mc_cmd_kind(enum mc_cmd cmd)
+{
+    switch (cmd) {
+#define MC_CMD(stem, name, kind)                                                                   \
+    case MC_CMD_##stem:                                                                            \
+        return MC_KIND_##kind;
+#include "protocols/memcache_cmds.def"
+#undef MC_CMD
+    default:
+        return MC_KIND_QUIT;
+    }
+}
 const char *mc_cmd_name(enum mc_cmd cmd);
 
 /*

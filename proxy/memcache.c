@@ -280,10 +280,20 @@ mc_backend_line(struct backend *be, const uint8_t *p, uint32_t avail)
     kind = mc_cmd_kind((enum mc_cmd)head->req->cmd);
     if (kind == MC_KIND_RETRIEVE || kind == MC_KIND_GAT) {
         if (r->type == MC_RSP_VALUE) {
+            uint32_t rest = r->vlen + 2;
+
             spans_add(&be->blk, c->rbuf, c->rpos, r->line_len);
             c->rpos += r->line_len;
+            if (rest <= avail - r->line_len) {
+                /* the whole value is here already (the usual case): take it now */
+                spans_add(&be->blk, c->rbuf, c->rpos, rest);
+                c->rpos += rest;
+                STATS_ADD(c->w->sstats[head->sgidx].response_bytes, rest);
+                mc_backend_data_done(be);
+                return 0;
+            }
             c->rstate = RSTATE_DATA;
-            c->remaining = r->vlen + 2;
+            c->remaining = rest;
             return 0;
         }
         if (r->type != MC_RSP_END && r->type != MC_RSP_ERROR) {

@@ -848,6 +848,11 @@ rd_client_line(struct client *cl, const uint8_t *p, uint32_t avail)
         }
         return rd_inline(cl, p, avail);
     }
+    /* "*<1-9>\r\n" and the whole request read: the one-pass path, no line parser */
+    if (req == NULL && avail >= 4 && p[1] >= '1' && p[1] <= '9' && p[2] == '\r' && p[3] == '\n' &&
+        rd_client_whole(cl, p, avail, 4, (uint32_t)(p[1] - '0'))) {
+        return 0;
+    }
     rc = resp_line_parse(p, KT_MIN(avail, (uint32_t)RESP_LINE_MAX), &ln, &err);
     if (rc == PARSE_AGAIN) {
         if (avail >= RESP_LINE_MAX) {
@@ -986,8 +991,17 @@ rd_backend_line(struct backend *be, const uint8_t *p, uint32_t avail)
         return 0;
     }
     if (ln.type == '$' && ln.value >= 0) {
+        uint32_t rest = (uint32_t)ln.value + 2;
+
+        if (rest <= avail - ln.line_len) {
+            /* the whole value is here already (the usual case): take it now */
+            spans_add(&be->blk, c->rbuf, c->rpos, rest);
+            c->rpos += rest;
+            STATS_ADD(c->w->sstats[head->sgidx].response_bytes, rest);
+            return rd_value_done(be, head);
+        }
         c->rstate = RSTATE_DATA;
-        c->remaining = (uint32_t)ln.value + 2;
+        c->remaining = rest;
         return 0;
     }
     return rd_value_done(be, head);

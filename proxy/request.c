@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -31,20 +32,11 @@ req_create(struct worker *w, struct client *client, uint32_t pool)
     struct req *req = w->req_cache;
 
     if (req != NULL) {
-        /* a reused request keeps its span arrays (emptied); everything else starts at 0 */
-        struct spans in = req->in, reply = req->reply, out = req->frag1.out, rsp = req->frag1.rsp;
-        struct req_arg *args = req->args;
-        uint32_t args_cap = req->args_cap;
-
+        /* a reused request keeps its span arrays (emptied by req_free) */
         w->req_cache = req->cache_next;
         w->nreq_cache--;
-        memset(req, 0, sizeof(*req));
-        req->in = in;
-        req->reply = reply;
-        req->frag1.out = out;
-        req->frag1.rsp = rsp;
-        req->args = args;
-        req->args_cap = args_cap;
+        memset(req, 0, offsetof(struct req, frag1));
+        memset(&req->frag1, 0, offsetof(struct frag, out));
     } else {
         req = kt_calloc(1, sizeof(*req));
     }
@@ -72,7 +64,9 @@ req_free(struct req *req)
     spans_reset(&req->reply);
     spans_reset(&req->frag1.out);
     spans_reset(&req->frag1.rsp);
-    kt_free(req->frag1.keyidx);
+    if (req->frag1.keyidx != NULL) {
+        kt_free(req->frag1.keyidx);
+    }
     if (req->frags != &req->frag1) {
         for (uint32_t i = 0; i < req->nfrags; i++) {
             frag_release(&req->frags[i]);
@@ -88,7 +82,9 @@ req_free(struct req *req)
     if (req->keys != &req->key1) {
         kt_free(req->keys);
     }
-    kt_free(req->copies);
+    if (req->copies != NULL) {
+        kt_free(req->copies);
+    }
     if (w->nreq_cache < REQ_CACHE_MAX) {
         req->cache_next = w->req_cache;
         w->req_cache = req;

@@ -42,14 +42,15 @@ struct frag {
     uint32_t sgidx;         /* server it went to */
     uint64_t deadline_ms;   /* loop time by which it must be answered; 0 = none */
     uint64_t out_bytes;     /* bytes sent */
-    struct spans out;       /* bytes made for it; empty: send req->in (owned refs) */
-    struct spans rsp;       /* the reply, unless filed per key (owned refs) */
     uint32_t *keyidx;       /* split: the request key indices it carries (owned) */
     uint32_t nkeys;         /* of keyidx */
     uint32_t kpos;          /* split: next keyidx to file a value under */
     int64_t ival;           /* Redis integer reply (DEL/EXISTS/... counts) */
     unsigned failed : 1;    /* answered by the proxy with an error */
     unsigned error : 1;     /* the server answered with an error */
+    /* the span lists last: a reused request keeps their arrays (req_create) */
+    struct spans out; /* bytes made for it; empty: send req->in (owned refs) */
+    struct spans rsp; /* the reply, unless filed per key (owned refs) */
 };
 
 struct req {
@@ -60,7 +61,6 @@ struct req {
     const struct proto_ops *proto; /* the pool's protocol (ref) */
     uint32_t pool;                 /* pool index */
     int cmd;                       /* enum mc_cmd, or a Redis command table index */
-    struct spans in;               /* the request as read (owned refs) */
     /* memcached: the request line */
     struct buf *line_buf; /* chunk holding the line (ref held by in) */
     uint32_t line_off;    /* where the line starts in line_buf */
@@ -68,9 +68,7 @@ struct req {
     uint32_t args_end;    /* end of the arguments, before " noreply" */
     uint32_t exptime_off; /* gat: the exptime token within the line */
     uint32_t exptime_len;
-    /* Redis: the arguments */
-    struct req_arg *args; /* args_cap allocated, nargs used (owned; kept on reuse) */
-    uint32_t args_cap;
+    /* Redis: the arguments (the array itself is kept below) */
     uint32_t nargs;      /* read so far */
     uint32_t nargs_want; /* declared by the multibulk header */
     uint8_t *copies;     /* keys that straddled two chunks, copied (owned) */
@@ -80,15 +78,22 @@ struct req {
     struct req_key key1;  /* storage for a single key */
     uint32_t npending;    /* fragments not yet answered */
     uint32_t nfrags;
-    struct frag *frags; /* nfrags (owned, or &frag1) */
-    struct frag frag1;
+    struct frag *frags;    /* nfrags (owned, or &frag1) */
     struct spans *kv;      /* split: per-key values (owned) */
-    struct spans reply;    /* what the client gets (owned refs) */
     unsigned noreply : 1;  /* the client asked for no reply */
     unsigned done : 1;     /* reply is complete */
     unsigned quit : 1;     /* close the client after this reply */
     unsigned split : 1;    /* sent as several fragments; proto->merge builds the reply */
     unsigned internal : 1; /* the proxy's own request (AUTH/SELECT upstream) */
+    /*
+     * From here on a reused request keeps its arrays: req_create zeroes
+     * everything above, frag1 up to its span lists, and empties the lists.
+     */
+    struct frag frag1;
+    struct spans in;      /* the request as read (owned refs) */
+    struct spans reply;   /* what the client gets (owned refs) */
+    struct req_arg *args; /* Redis: args_cap allocated, nargs used (owned) */
+    uint32_t args_cap;
 };
 
 /* A new request for <client>, in its worker's pool <pool>. */
