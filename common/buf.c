@@ -185,7 +185,9 @@ spans_consume(struct spans *s, uint64_t n)
         buf_unref(sp->b);
         i++;
     }
-    if (i > 0) {
+    if (i == s->n) {
+        s->n = 0; /* all written: the usual case */
+    } else if (i > 0) {
         memmove(s->v, s->v + i, (s->n - i) * sizeof(*s->v));
         s->n -= i;
     }

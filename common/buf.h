@@ -82,7 +82,8 @@ void spans_push(struct spans *s, struct buf *b, uint32_t off, uint32_t len);
 /*
  * Append <len> bytes of <b> at <off>, taking a reference on <b>. Bytes that
  * continue the last span in the same chunk extend it (the common case while
- * a request or reply is read piece by piece), so this is inline.
+ * a request or reply is read piece by piece); this and a new span in an
+ * array with room are inline, only growing the array is a call.
  */
 static inline void
 spans_add(struct spans *s, struct buf *b, uint32_t off, uint32_t len)
@@ -96,7 +97,13 @@ spans_add(struct spans *s, struct buf *b, uint32_t off, uint32_t len)
             return;
         }
     }
-    if (len > 0) {
+    if (len > 0 && s->n < s->cap) {
+        s->v[s->n].b = buf_ref(b);
+        s->v[s->n].off = off;
+        s->v[s->n].len = len;
+        s->n++;
+        s->bytes += len;
+    } else if (len > 0) {
         spans_push(s, b, off, len);
     }
 }

@@ -31,10 +31,13 @@ redis_cmd(enum redis_cmd cmd)
 static int16_t redis_cmd_slots[REDIS_CMD_SLOTS];
 static pthread_once_t redis_cmd_once = PTHREAD_ONCE_INIT;
 
+/* ASCII lower case by table (filled by redis_cmd_index): one load per byte */
+static uint8_t redis_lower_tab[256];
+
 static inline uint8_t
 redis_lower(uint8_t ch)
 {
-    return ch >= 'A' && ch <= 'Z' ? (uint8_t)(ch + ('a' - 'A')) : ch;
+    return redis_lower_tab[ch];
 }
 
 /* Hash of a name from its length and its first, second and last bytes, any case. */
@@ -51,6 +54,9 @@ redis_cmd_hash(const uint8_t *name, size_t len)
 static void
 redis_cmd_index(void)
 {
+    for (int ch = 0; ch < 256; ch++) {
+        redis_lower_tab[ch] = (uint8_t)(ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch);
+    }
     for (int i = 0; i < REDIS_CMD_SLOTS; i++) {
         redis_cmd_slots[i] = -1;
     }

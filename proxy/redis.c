@@ -114,6 +114,10 @@ rd_arg_direct(const struct req *req, uint32_t i)
 {
     uint64_t off = req->args[i].off;
 
+    if (req->in.n == 1) { /* the whole request in one span */
+        return req->in.v[0].b->data + req->in.v[0].off + off;
+    }
+
     for (uint32_t s = 0; s < req->in.n; s++) {
         const struct span *sp = &req->in.v[s];
 
@@ -275,6 +279,20 @@ rd_route(struct req *req)
     uint32_t stack[RD_ROUTE_STACK], *pos, *sg, hint = 0;
     int n, same = 1;
 
+    if (d->first == 1 && d->last == 1 && d->numkeys == 0 && req->nargs >= 2) {
+        /* one key, the first argument (GET, SET, HGET, INCR, ...): the short way */
+        const uint8_t *key = rd_arg_direct(req, 1);
+
+        if (key != NULL) {
+            req->nkeys = 1;
+            req->keys = &req->key1;
+            req->key1.p = (const char *)key;
+            req->key1.len = req->args[1].len;
+            hint = req->key1.len > 0 ? key[req->key1.len - 1] : 0;
+            req_forward(req, worker_route_key(w, req->pool, req->key1.p, req->key1.len), hint);
+            return;
+        }
+    }
     pos = req->nargs <= RD_ROUTE_STACK ? stack : kt_malloc(req->nargs * sizeof(*pos));
     n = rd_key_positions(req, d, pos);
     if (n > 0) {
@@ -797,13 +815,13 @@ rd_client_whole(struct client *cl, const uint8_t *p, uint32_t avail, uint32_t hd
         return 0;
     }
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t d = pos + 1, len = 0, end;
+        uint64_t d = pos + 1, len = 0, end, lim = KT_MIN((uint64_t)avail, pos + 11);
 
         /* "$<len>\r\n" in its plain form (no sign, no leading zero); else the slow path */
         if (pos >= avail || p[pos] != '$') {
             return 0;
         }
-        while (d < avail && p[d] >= '0' && p[d] <= '9' && d - pos <= 10) {
+        while (d < lim && (uint8_t)(p[d] - '0') <= 9) {
             len = len * 10 + (uint64_t)(p[d] - '0');
             d++;
         }
