@@ -47,33 +47,6 @@ resp_parse_i64(const uint8_t *s, size_t len, int64_t *out)
     return 0;
 }
 
-/*
- * The common line in one pass: "*", "$" or ":" and up to 18 digits, no sign,
- * no leading zero, then "\r\n". Anything else (or not yet complete) goes
- * the general way, which also finds the errors.
- */
-static int
-resp_line_fast(const uint8_t *p, size_t len, struct resp_line *line)
-{
-    int64_t v = 0;
-    size_t i = 1;
-
-    if (p[0] != '*' && p[0] != '$' && p[0] != ':') {
-        return 0;
-    }
-    while (i < len && i < 19 && p[i] >= '0' && p[i] <= '9') {
-        v = v * 10 + (p[i] - '0');
-        i++;
-    }
-    if (i == 1 || (p[1] == '0' && i > 2) || i + 1 >= len || p[i] != '\r' || p[i + 1] != '\n') {
-        return 0;
-    }
-    line->type = p[0];
-    line->value = v;
-    line->line_len = (uint32_t)i + 2;
-    return 1;
-}
-
 int
 resp_line_parse(const uint8_t *p, size_t len, struct resp_line *line, const char **err)
 {
@@ -83,7 +56,7 @@ resp_line_parse(const uint8_t *p, size_t len, struct resp_line *line, const char
     if (len == 0) {
         return PARSE_AGAIN;
     }
-    if (resp_line_fast(p, len, line)) {
+    if (resp_line_plain(p, len, line)) {
         return PARSE_OK;
     }
     cr = memchr(p, '\r', len);

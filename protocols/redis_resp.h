@@ -30,6 +30,34 @@ struct resp_line {
 };
 
 /*
+ * The common line in one pass: "*", "$" or ":" and up to 18 digits, no sign,
+ * no leading zero, then "\r\n". Anything else (or not yet complete) goes
+ * the general way, which also finds the errors. Inline: the proxy reads
+ * whole requests with it.
+ */
+static inline int
+resp_line_plain(const uint8_t *p, size_t len, struct resp_line *line)
+{
+    int64_t v = 0;
+    size_t i = 1, lim = len < 19 ? len : 19;
+
+    if (p[0] != '*' && p[0] != '$' && p[0] != ':') {
+        return 0;
+    }
+    while (i < lim && (uint8_t)(p[i] - '0') <= 9) {
+        v = v * 10 + (p[i] - '0');
+        i++;
+    }
+    if (i == 1 || (p[1] == '0' && i > 2) || i + 1 >= len || p[i] != '\r' || p[i + 1] != '\n') {
+        return 0;
+    }
+    line->type = p[0];
+    line->value = v;
+    line->line_len = (uint32_t)i + 2;
+    return 1;
+}
+
+/*
  * Parse the type line at <p> (<len> bytes). PARSE_AGAIN without "\r\n"
  * (the caller refuses lines longer than RESP_LINE_MAX); PARSE_ERROR with
  * *<err> set for an unknown type byte or a bad number.

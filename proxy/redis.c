@@ -815,26 +815,20 @@ rd_client_whole(struct client *cl, const uint8_t *p, uint32_t avail, uint32_t hd
         return 0;
     }
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t d = pos + 1, len = 0, end, lim = KT_MIN((uint64_t)avail, pos + 11);
+        struct resp_line bl;
+        uint64_t end;
 
         /* "$<len>\r\n" in its plain form (no sign, no leading zero); else the slow path */
-        if (pos >= avail || p[pos] != '$') {
+        if (pos >= avail || p[pos] != '$' || !resp_line_plain(p + pos, avail - pos, &bl) ||
+            bl.value > RESP_BULK_MAX) {
             return 0;
         }
-        while (d < lim && (uint8_t)(p[d] - '0') <= 9) {
-            len = len * 10 + (uint64_t)(p[d] - '0');
-            d++;
-        }
-        if (d == pos + 1 || (p[pos + 1] == '0' && d > pos + 2) || d + 1 >= avail || p[d] != '\r' ||
-            p[d + 1] != '\n' || len > RESP_BULK_MAX) {
-            return 0;
-        }
-        end = d + 2 + len;
+        end = pos + bl.line_len + (uint64_t)bl.value;
         if (end + 2 > avail || p[end] != '\r' || p[end + 1] != '\n') {
             return 0;
         }
-        tmp[i].off = d + 2;
-        tmp[i].len = (uint32_t)len;
+        tmp[i].off = pos + bl.line_len;
+        tmp[i].len = (uint32_t)bl.value;
         pos = end + 2;
     }
     req = client_new_req(cl);
@@ -866,9 +860,10 @@ rd_client_line(struct client *cl, const uint8_t *p, uint32_t avail)
         }
         return rd_inline(cl, p, avail);
     }
-    /* "*<1-9>\r\n" and the whole request read: the one-pass path, no line parser */
-    if (req == NULL && avail >= 4 && p[1] >= '1' && p[1] <= '9' && p[2] == '\r' && p[3] == '\n' &&
-        rd_client_whole(cl, p, avail, 4, (uint32_t)(p[1] - '0'))) {
+    /* a plain "*<n>\r\n" and the whole request read: the one-pass path */
+    if (req == NULL && resp_line_plain(p, avail, &ln) && ln.type == '*' && ln.value > 0 &&
+        ln.value <= RESP_ARGS_MAX &&
+        rd_client_whole(cl, p, avail, ln.line_len, (uint32_t)ln.value)) {
         return 0;
     }
     rc = resp_line_parse(p, KT_MIN(avail, (uint32_t)RESP_LINE_MAX), &ln, &err);
