@@ -84,6 +84,59 @@ check_listen(struct conf_ctx *ctx, const struct conf *conf, const struct conf_no
     ctx->where[0] = '\0';
 }
 
+/* The pool named <name> as a failover target of <from>: it must exist and serve as one. */
+static void
+check_target(struct conf_ctx *ctx, const struct conf *conf, const struct conf_pool *from,
+             const char *what, const char *name, const struct conf_node *at)
+{
+    const struct conf_pool *to = conf_pool_find(conf, name);
+
+    if (to == NULL) {
+        conf_error(ctx, at, 0, "%s '%s' is not a pool of this file", what, name);
+    } else if (to == from) {
+        conf_error(ctx, at, 0, "%s '%s' is the pool itself", what, name);
+    } else if (to->redis != from->redis) {
+        conf_error(ctx, at, 0, "%s '%s' speaks %s, this pool %s", what, name,
+                   to->redis ? "redis" : "memcache", from->redis ? "redis" : "memcache");
+    } else if (to->route.type != CONF_ROUTE_NONE || to->gutter != NULL) {
+        /* one level: a chain of gutters would hide a second failure behind the first */
+        conf_error(ctx, at, 0, "%s '%s' has a %s of its own", what, name,
+                   to->gutter != NULL ? "gutter" : "route");
+    }
+}
+
+/* Gutters and failover routes name pools of the same protocol that have servers. */
+static void
+check_routes(struct conf_ctx *ctx, const struct conf *conf, const struct conf_node **maps)
+{
+    for (size_t i = 0; i < conf->npools; i++) {
+        const struct conf_pool *pool = &conf->pools[i];
+        const struct conf_node *route, *children;
+
+        snprintf(ctx->where, sizeof(ctx->where), "pool '%s': ", pool->name);
+        if (pool->gutter != NULL) {
+            check_target(ctx, conf, pool, "gutter", pool->gutter, conf_node_get(maps[i], "gutter"));
+        }
+        route = conf_node_get(maps[i], "route");
+        children = route != NULL ? conf_node_get(route, "children") : NULL;
+        if (children == NULL || conf_node_count(children) != pool->route.nchildren) {
+            continue; /* a bad child was reported already */
+        }
+        for (size_t c = 0; c < pool->route.nchildren; c++) {
+            check_target(ctx, conf, pool, "route child", pool->route.children[c],
+                         conf_node_item(children, c));
+            for (size_t d = 0; d < c; d++) {
+                if (strcmp(pool->route.children[c], pool->route.children[d]) == 0) {
+                    conf_error(ctx, conf_node_item(children, c), 0,
+                               "route child '%s' is listed twice", pool->route.children[c]);
+                    break;
+                }
+            }
+        }
+    }
+    ctx->where[0] = '\0';
+}
+
 /* Bind the document <root> to <conf>, adding every problem to <ctx>. */
 static void
 conf_bind(struct conf_ctx *ctx, const struct conf_node *root, struct conf *conf)
@@ -137,6 +190,7 @@ conf_bind(struct conf_ctx *ctx, const struct conf_node *root, struct conf *conf)
         conf_error(ctx, root, 0, "no pools defined");
     }
     check_listen(ctx, conf, maps);
+    check_routes(ctx, conf, maps);
     kt_free(maps);
 }
 

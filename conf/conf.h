@@ -23,6 +23,10 @@ struct kt_err;
 #define CONF_DEFAULT_SERVER_CONNECTIONS   1
 #define CONF_DEFAULT_SERVER_RETRY_MS      30000
 #define CONF_DEFAULT_SERVER_FAILURE_LIMIT 2
+/* ketch's failure handling (mcrouter's TKO defaults where it has one) */
+#define CONF_DEFAULT_GUTTER_TTL_S        10    /* writes landing on a gutter live this long */
+#define CONF_DEFAULT_MAX_TKO_SHARE       0.5   /* of a pool's servers, TKO at once */
+#define CONF_DEFAULT_SERVER_RETRY_MAX_MS 60000 /* cap of the probe backoff */
 /* memcached's default item size maximum (-I 1m) */
 #define CONF_DEFAULT_MAX_VALUE_SIZE (1024 * 1024)
 
@@ -42,6 +46,16 @@ struct conf_server {
                               as nutcracker has it, the path and its colon ("/a.sock:") */
     int named;             /* 1 when the config line gave an explicit name */
     char *text;            /* the config line as written, for messages (owned) */
+};
+
+enum conf_route_type { CONF_ROUTE_NONE, CONF_ROUTE_FAILOVER };
+
+/* A listening pool's route: pools tried in order (mcrouter's FailoverRoute). */
+struct conf_route {
+    enum conf_route_type type;
+    char **children; /* pool names (owned) */
+    size_t nchildren;
+    int line; /* where "route:" is, for messages */
 };
 
 struct conf_pool {
@@ -67,7 +81,13 @@ struct conf_pool {
     int reuseport;                   /* accepted for nutcracker compatibility */
     uint32_t max_value_size;         /* ketch: largest value a client may store */
     struct conf_server *servers;     /* nservers servers, in file order (owned) */
-    size_t nservers;                 /* >= 1 */
+    size_t nservers;                 /* >= 1, or 0 when the pool has a route */
+    /* ketch's failure handling */
+    char *gutter;                        /* pool taking a failing server's keys, or NULL (owned) */
+    uint32_t gutter_ttl_s;               /* TTL cap of writes landing on the gutter */
+    double max_tko_share;                /* 0 .. 1: of the servers, TKO at once */
+    int64_t server_retry_timeout_max_ms; /* cap of the probe backoff */
+    struct conf_route route;             /* type ROUTE_NONE: its own servers (+ gutter) */
 };
 
 /* The reserved top-level section "ketch:" - process-wide settings. */

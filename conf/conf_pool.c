@@ -1,6 +1,6 @@
 /*
  * conf/conf_pool.c - the schema of a pool (every nutcracker key with its
- * nutcracker meaning, plus ketch's max_value_size) and of the reserved
+ * nutcracker meaning, plus ketch's max_value_size, gutter and route) and of the reserved
  * "ketch:" section, as key tables. Parses listen addresses and server lines
  * exactly as nutcracker does, since server names decide where keys go.
  */
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/util.h"
 #include "conf/conf.h"
 #include "conf/conf_node.h"
 #include "conf/conf_schema.h"
@@ -27,6 +28,8 @@
 #define CONF_VALUE_SIZE_MAX  (1024 * 1024 * 1024)
 #define CONF_LISTEN_EXPECTED "'host:port' or '/path/to/socket [permissions]'"
 #define CONF_SERVER_EXPECTED "'host:port:weight [name]' or '/path/to/socket:weight [name]'"
+/* a gutter TTL above memcached's 30-day relative limit would read as a date */
+#define CONF_GUTTER_TTL_MAX (30 * 24 * 3600)
 
 static int
 is_space(char c)
@@ -433,6 +436,100 @@ set_servers(struct conf_ctx *ctx, const struct conf_key *key, const struct conf_
     return ctx->nerrs == before ? 0 : -1;
 }
 
+/* A fraction between 0 and 1 ("0.5", "1", "0"). */
+static int
+set_share(struct conf_ctx *ctx, const struct conf_key *key, const struct conf_node *val, void *obj)
+{
+    double *field = (double *)((char *)obj + key->offset), v;
+    char *end;
+
+    if (conf_expect(ctx, val, key->name, CONF_NODE_SCALAR) != 0) {
+        return -1;
+    }
+    v = strtod(val->str, &end);
+    if (val->len == 0 || end != val->str + val->len || !(v >= 0 && v <= 1)) {
+        conf_error(ctx, val, 0, "%s must be a number between 0 and 1, got '%s'", key->name,
+                   val->str);
+        return -1;
+    }
+    *field = v;
+    return 0;
+}
+
+static int
+set_route_type(struct conf_ctx *ctx, const struct conf_key *key, const struct conf_node *val,
+               void *obj)
+{
+    struct conf_route *route = obj;
+
+    if (conf_expect(ctx, val, "route type", CONF_NODE_SCALAR) != 0) {
+        return -1;
+    }
+    KT_UNUSED(key);
+    if (strcmp(val->str, "failover") != 0) {
+        conf_error(ctx, val, 0, "route type must be 'failover'; got '%s'", val->str);
+        return -1;
+    }
+    route->type = CONF_ROUTE_FAILOVER;
+    return 0;
+}
+
+static int
+set_route_children(struct conf_ctx *ctx, const struct conf_key *key, const struct conf_node *val,
+                   void *obj)
+{
+    struct conf_route *route = obj;
+    size_t n;
+
+    KT_UNUSED(key);
+    if (conf_expect(ctx, val, "route children", CONF_NODE_SEQ) != 0) {
+        return -1;
+    }
+    n = conf_node_count(val);
+    if (n == 0) {
+        conf_error(ctx, val, 0, "route children must list at least one pool");
+        return -1;
+    }
+    route->children = kt_calloc(n, sizeof(*route->children));
+    for (size_t i = 0; i < n; i++) {
+        const struct conf_node *item = conf_node_item(val, i);
+
+        if (item->type != CONF_NODE_SCALAR || item->len == 0) {
+            conf_error(ctx, item, 0, "route children[%zu] must be a pool name", i);
+            continue;
+        }
+        route->children[route->nchildren++] = kt_strndup(item->str, item->len);
+    }
+    return 0;
+}
+
+static const struct conf_key route_keys[] = {
+    {"type", set_route_type, 0, 0, 0},
+    {"children", set_route_children, 0, 0, 0},
+    {NULL, NULL, 0, 0, 0},
+};
+
+/* route: {type: failover, children: [pool, ...]} */
+static int
+set_route(struct conf_ctx *ctx, const struct conf_key *key, const struct conf_node *val, void *obj)
+{
+    struct conf_route *route = (struct conf_route *)((char *)obj + key->offset);
+    size_t before = ctx->nerrs;
+
+    if (conf_expect(ctx, val, key->name, CONF_NODE_MAP) != 0) {
+        return -1;
+    }
+    route->line = val->line;
+    conf_bind_map(ctx, val, route_keys, route);
+    if (route->type == CONF_ROUTE_NONE && ctx->nerrs == before) {
+        conf_error(ctx, val, 0, "route needs a type ('failover')");
+    }
+    if (route->nchildren == 0 && ctx->nerrs == before) {
+        conf_error(ctx, val, 0, "route needs children: the pools it tries in order");
+    }
+    return ctx->nerrs == before ? 0 : -1;
+}
+
 /* nutcracker's conf_commands, in its order, then ketch's extensions. */
 static const struct conf_key pool_keys[] = {
     {"listen", set_listen, offsetof(struct conf_pool, listen), 0, 0},
@@ -459,6 +556,12 @@ static const struct conf_key pool_keys[] = {
     {"servers", set_servers, offsetof(struct conf_pool, servers), 0, 0},
     {"max_value_size", conf_set_u32, offsetof(struct conf_pool, max_value_size), 1,
      CONF_VALUE_SIZE_MAX},
+    {"gutter", conf_set_str, offsetof(struct conf_pool, gutter), 0, 0},
+    {"gutter_ttl", conf_set_u32, offsetof(struct conf_pool, gutter_ttl_s), 1, CONF_GUTTER_TTL_MAX},
+    {"max_tko_share", set_share, offsetof(struct conf_pool, max_tko_share), 0, 0},
+    {"server_retry_timeout_max", conf_set_i64,
+     offsetof(struct conf_pool, server_retry_timeout_max_ms), 0, CONF_NUM_MAX},
+    {"route", set_route, offsetof(struct conf_pool, route), 0, 0},
     {NULL, NULL, 0, 0, 0},
 };
 
@@ -486,6 +589,9 @@ conf_pool_defaults(struct conf_pool *pool)
     pool->tcpkeepalive = 0;
     pool->reuseport = 0;
     pool->max_value_size = CONF_DEFAULT_MAX_VALUE_SIZE;
+    pool->gutter_ttl_s = CONF_DEFAULT_GUTTER_TTL_S;
+    pool->max_tko_share = CONF_DEFAULT_MAX_TKO_SHARE;
+    pool->server_retry_timeout_max_ms = CONF_DEFAULT_SERVER_RETRY_MAX_MS;
 }
 
 size_t
@@ -503,7 +609,18 @@ conf_pool_bind(struct conf_ctx *ctx, const struct conf_node *key, const struct c
     }
     conf_bind_map(ctx, map, pool_keys, pool);
     servers = conf_node_get(map, "servers");
-    if (servers == NULL) {
+    if (conf_node_get(map, "route") != NULL) {
+        if (!pool->has_listen) {
+            conf_error(ctx, key, 0, "a route belongs to a pool with 'listen'");
+        }
+        if (servers != NULL) {
+            conf_error(ctx, servers, 0, "a pool with a route has no servers of its own");
+        }
+        if (pool->gutter != NULL) {
+            conf_error(ctx, conf_node_get(map, "gutter"), 0,
+                       "a pool with a route has no gutter: make the gutter the route's last child");
+        }
+    } else if (servers == NULL) {
         conf_error(ctx, key, 0, "missing key 'servers'");
     } else if (servers->type == CONF_NODE_SEQ && conf_node_count(servers) == 0) {
         conf_error(ctx, servers, 0, "servers must list at least one server");
@@ -537,5 +654,10 @@ conf_pool_clear(struct conf_pool *pool)
     kt_free(pool->name);
     kt_free(pool->listen.host);
     kt_free(pool->redis_auth);
+    kt_free(pool->gutter);
+    for (size_t i = 0; i < pool->route.nchildren; i++) {
+        kt_free(pool->route.children[i]);
+    }
+    kt_free(pool->route.children);
     memset(pool, 0, sizeof(*pool));
 }

@@ -521,11 +521,11 @@ END_TEST
 START_TEST(key_errors)
 {
     CT_FAIL(POOL("  listen_addr: 1\n  Hash: md5\n  listen: 127.0.0.1:22122\n"
-                 "  gutter: other\n"),
+                 "  gutters: other\n"),
             "t.yml:3:3: pool 'web': unknown key 'listen_addr'",
             "t.yml:4:3: pool 'web': unknown key 'Hash'",
             "t.yml:5:3: pool 'web': duplicate key 'listen' (first at line 2)",
-            "t.yml:6:3: pool 'web': unknown key 'gutter'");
+            "t.yml:6:3: pool 'web': unknown key 'gutters'");
     CT_FAIL(POOL("  backlog: {a: 1}\n  redis: [true]\n"),
             "t.yml:3:12: pool 'web': backlog must be a scalar, not a mapping",
             "t.yml:4:10: pool 'web': redis must be a scalar, not a sequence");
@@ -714,6 +714,98 @@ START_TEST(load_file)
 }
 END_TEST
 
+/* A backend pool "g" (memcached) and "rg" (redis), for gutters and routes to name. */
+#define GUTTERS                                                                                    \
+    "g:\n  servers:\n   - 127.0.0.1:11300:1\n"                                                     \
+    "rg:\n  redis: true\n  servers:\n   - 127.0.0.1:6400:1\n"
+
+START_TEST(failure_defaults)
+{
+    struct conf *conf = ct_load_ok(POOL(""));
+    const struct conf_pool *p = only_pool(conf);
+
+    ck_assert_ptr_null(p->gutter);
+    ck_assert_uint_eq(p->gutter_ttl_s, 10);
+    ck_assert(p->max_tko_share == 0.5);
+    ck_assert_int_eq(p->server_retry_timeout_max_ms, 60000);
+    ck_assert_int_eq(p->route.type, CONF_ROUTE_NONE);
+    conf_free(conf);
+}
+END_TEST
+
+START_TEST(gutter_keys)
+{
+    struct conf *conf = ct_load_ok(POOL("  gutter: g\n  gutter_ttl: 3\n  max_tko_share: 0.25\n"
+                                        "  server_retry_timeout_max: 5000\n") GUTTERS);
+    const struct conf_pool *p = conf_pool_find(conf, "web");
+
+    ck_assert_str_eq(p->gutter, "g");
+    ck_assert_uint_eq(p->gutter_ttl_s, 3);
+    ck_assert(p->max_tko_share == 0.25);
+    ck_assert_int_eq(p->server_retry_timeout_max_ms, 5000);
+    conf_free(conf);
+}
+END_TEST
+
+START_TEST(failover_route)
+{
+    struct conf *conf = ct_load_ok("web:\n  listen: 127.0.0.1:22121\n  gutter_ttl: 7\n"
+                                   "  route:\n    type: failover\n    children: [g, g2]\n" GUTTERS
+                                   "g2:\n  servers:\n   - 127.0.0.1:11301:1\n");
+    const struct conf_pool *p = conf_pool_find(conf, "web");
+
+    ck_assert_int_eq(p->route.type, CONF_ROUTE_FAILOVER);
+    ck_assert_uint_eq(p->route.nchildren, 2);
+    ck_assert_str_eq(p->route.children[0], "g");
+    ck_assert_str_eq(p->route.children[1], "g2");
+    ck_assert_uint_eq(p->nservers, 0);
+    conf_free(conf);
+}
+END_TEST
+
+START_TEST(failure_key_errors)
+{
+    CT_FAIL(POOL("  gutter: nope\n") GUTTERS,
+            "t.yml:3:11: pool 'web': gutter 'nope' is not a pool of this file");
+    CT_FAIL(POOL("  gutter: web\n"), "t.yml:3:11: pool 'web': gutter 'web' is the pool itself");
+    CT_FAIL(POOL("  gutter: rg\n") GUTTERS,
+            "t.yml:3:11: pool 'web': gutter 'rg' speaks redis, this pool memcache");
+    CT_FAIL(POOL("  gutter: g\n") "g:\n  gutter: web\n  servers:\n   - 127.0.0.1:11300:1\n",
+            "t.yml:3:11: pool 'web': gutter 'g' has a gutter of its own",
+            "t.yml:7:11: pool 'g': gutter 'web' has a gutter of its own");
+    CT_FAIL(POOL("  max_tko_share: 1.5\n  gutter_ttl: 0\n  server_retry_timeout_max: -1\n"),
+            "t.yml:3:18: pool 'web': max_tko_share must be a number between 0 and 1, got '1.5'",
+            "t.yml:4:15: pool 'web': gutter_ttl must be an integer between 1 and 2592000, got '0'",
+            "t.yml:5:29: pool 'web': server_retry_timeout_max must be an integer >= 0, got '-1'");
+    CT_FAIL(POOL("  max_tko_share: half\n"),
+            "t.yml:3:18: pool 'web': max_tko_share must be a number between 0 and 1, got 'half'");
+}
+END_TEST
+
+START_TEST(route_errors)
+{
+    CT_FAIL("web:\n  listen: 127.0.0.1:22121\n  route: {type: chain, children: [g]}\n" GUTTERS,
+            "t.yml:3:17: pool 'web': route type must be 'failover'; got 'chain'");
+    CT_FAIL("web:\n  listen: 127.0.0.1:22121\n  route: {type: failover}\n",
+            "t.yml:3:10: pool 'web': route needs children: the pools it tries in order");
+    CT_FAIL("web:\n  listen: 127.0.0.1:22121\n  route: {type: failover, children: []}\n",
+            "t.yml:3:37: pool 'web': route children must list at least one pool");
+    CT_FAIL("web:\n  listen: 127.0.0.1:22121\n  route: {type: failover, children: [g, rg, x, "
+            "g]}\n" GUTTERS,
+            "t.yml:3:41: pool 'web': route child 'rg' speaks redis, this pool memcache",
+            "t.yml:3:45: pool 'web': route child 'x' is not a pool of this file",
+            "t.yml:3:48: pool 'web': route child 'g' is listed twice");
+    CT_FAIL(POOL("  route: {type: failover, children: [g]}\n") GUTTERS,
+            "t.yml:5:4: pool 'web': a pool with a route has no servers of its own");
+    CT_FAIL("web:\n  route: {type: failover, children: [g]}\n" GUTTERS,
+            "t.yml:1:1: pool 'web': a route belongs to a pool with 'listen'");
+    CT_FAIL("web:\n  listen: 127.0.0.1:22121\n  gutter: g\n  route: {type: failover, "
+            "children: [g]}\n" GUTTERS,
+            "t.yml:3:11: pool 'web': a pool with a route has no gutter: make the gutter the "
+            "route's last child");
+}
+END_TEST
+
 Suite *
 conf_pool_suite(void)
 {
@@ -732,6 +824,9 @@ conf_pool_suite(void)
     tcase_add_test(keys, ketch_section);
     tcase_add_test(keys, backend_pool);
     tcase_add_test(keys, load_file);
+    tcase_add_test(keys, failure_defaults);
+    tcase_add_test(keys, gutter_keys);
+    tcase_add_test(keys, failover_route);
     suite_add_tcase(s, keys);
 
     tcase_add_loop_test(addrs, listen_forms, 0, (int)(sizeof(listens) / sizeof(listens[0])));
@@ -750,6 +845,8 @@ conf_pool_suite(void)
     tcase_add_test(errors, top_level_errors);
     tcase_add_test(errors, errors_collected_in_file_order);
     tcase_add_test(errors, yaml_errors_pass_through);
+    tcase_add_test(errors, failure_key_errors);
+    tcase_add_test(errors, route_errors);
     suite_add_tcase(s, errors);
     return s;
 }
