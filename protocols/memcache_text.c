@@ -515,3 +515,55 @@ mc_rsp_parse(struct mc_rsp *rsp, const uint8_t *p, size_t len)
     }
     return PARSE_ERROR;
 }
+
+int
+mc_exptime_find(enum mc_cmd cmd, const uint8_t *line, uint32_t len, uint32_t *off, uint32_t *tlen,
+                int64_t *value)
+{
+    uint32_t pos = 0, want;
+    struct tok t;
+
+    switch (mc_cmd_kind(cmd)) {
+    case MC_KIND_STORE:
+    case MC_KIND_CAS:
+        want = 3;
+        break;
+    case MC_KIND_TOUCH:
+        want = 2;
+        break;
+    case MC_KIND_GAT:
+        want = 1;
+        break;
+    default:
+        return -1;
+    }
+    for (uint32_t i = 0; i <= want; i++) {
+        if (!mc_next_token(line, &pos, len, &t)) {
+            return -1;
+        }
+    }
+    if (mc_parse_i64(line + t.off, t.len, value) != 0) {
+        return -1;
+    }
+    *off = t.off;
+    *tlen = t.len;
+    return 0;
+}
+
+int64_t
+mc_exptime_clamp(int64_t exptime, uint32_t ttl, int64_t now)
+{
+    int64_t left;
+
+    if (exptime < 0) {
+        return exptime;
+    }
+    if (exptime == 0) {
+        return ttl;
+    }
+    left = exptime > MC_EXPTIME_RELATIVE_MAX ? exptime - now : exptime;
+    if (left <= 0) {
+        return -1; /* a date already past: expired, as memcached would have it */
+    }
+    return left < (int64_t)ttl ? left : (int64_t)ttl;
+}

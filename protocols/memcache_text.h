@@ -122,4 +122,24 @@ struct mc_rsp {
  */
 int mc_rsp_parse(struct mc_rsp *rsp, const uint8_t *p, size_t len);
 
+/* memcached reads an exptime above this many seconds as a unix time */
+#define MC_EXPTIME_RELATIVE_MAX (30 * 24 * 3600)
+
+/*
+ * Where the exptime of a <cmd> request line is: the <len> bytes at <line>
+ * (up to args_end), storage and cas "<cmd> <key> <flags> <exptime> ...",
+ * touch "<cmd> <key> <exptime>", gat "<cmd> <exptime> <key>...". Stores its
+ * offset and length and its value; returns 0, or -1 for a command without
+ * one (or a line that is not well formed).
+ */
+int mc_exptime_find(enum mc_cmd cmd, const uint8_t *line, uint32_t len, uint32_t *off,
+                    uint32_t *tlen, int64_t *value);
+
+/*
+ * The exptime that makes an item live at most <ttl> seconds, for a request
+ * that asked for <exptime> (0 = never expires, above 30 days = a unix time
+ * compared with <now>, negative = already expired, kept as it is).
+ */
+int64_t mc_exptime_clamp(int64_t exptime, uint32_t ttl, int64_t now);
+
 #endif

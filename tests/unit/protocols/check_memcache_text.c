@@ -981,6 +981,61 @@ START_TEST(rsp_stream_garbage)
 }
 END_TEST
 
+/* The exptime token of each command that has one, as the gutter rewrites it. */
+START_TEST(exptime_find)
+{
+    static const struct {
+        enum mc_cmd cmd;
+        const char *line; /* up to args_end */
+        int rc;
+        const char *token;
+        int64_t value;
+    } v[] = {
+        {MC_CMD_SET, "set k 5 100 3", 0, "100", 100},
+        {MC_CMD_ADD, "add  k  0  -1  3", 0, "-1", -1},
+        {MC_CMD_CAS, "cas k 0 0 3 77", 0, "0", 0},
+        {MC_CMD_APPEND, "append k 0 9 3", 0, "9", 9},
+        {MC_CMD_TOUCH, "touch k 2592001", 0, "2592001", 2592001},
+        {MC_CMD_GAT, "gat 30 a b c", 0, "30", 30},
+        {MC_CMD_GATS, "gats 0 a", 0, "0", 0},
+        {MC_CMD_GET, "get k", -1, NULL, 0},
+        {MC_CMD_DELETE, "delete k 0", -1, NULL, 0},
+        {MC_CMD_INCR, "incr k 1", -1, NULL, 0},
+        {MC_CMD_SET, "set k 5", -1, NULL, 0},
+        {MC_CMD_SET, "set k 5 x 3", -1, NULL, 0},
+    };
+
+    for (size_t i = 0; i < KT_NELEMS(v); i++) {
+        uint32_t off = 0, len = 0;
+        int64_t value = 0;
+        int rc = mc_exptime_find(v[i].cmd, (const uint8_t *)v[i].line, (uint32_t)strlen(v[i].line),
+                                 &off, &len, &value);
+
+        ck_assert_msg(rc == v[i].rc, "%s: rc %d", v[i].line, rc);
+        if (rc == 0) {
+            ck_assert_uint_eq(len, strlen(v[i].token));
+            ck_assert(memcmp(v[i].line + off, v[i].token, len) == 0);
+            ck_assert_int_eq(value, v[i].value);
+        }
+    }
+}
+END_TEST
+
+START_TEST(exptime_clamp)
+{
+    const int64_t now = 1800000000;
+
+    ck_assert_int_eq(mc_exptime_clamp(0, 10, now), 10);          /* forever -> the gutter's */
+    ck_assert_int_eq(mc_exptime_clamp(3600, 10, now), 10);       /* longer -> cut */
+    ck_assert_int_eq(mc_exptime_clamp(5, 10, now), 5);           /* shorter -> kept */
+    ck_assert_int_eq(mc_exptime_clamp(-1, 10, now), -1);         /* expired stays expired */
+    ck_assert_int_eq(mc_exptime_clamp(now + 3, 10, now), 3);     /* a date 3 s ahead */
+    ck_assert_int_eq(mc_exptime_clamp(now + 3600, 10, now), 10); /* a date far ahead */
+    ck_assert_int_eq(mc_exptime_clamp(now - 5, 10, now), -1);    /* a date past */
+    ck_assert_int_eq(mc_exptime_clamp(MC_EXPTIME_RELATIVE_MAX, 10, now), 10);
+}
+END_TEST
+
 Suite *
 memcache_text_suite(void)
 {
@@ -1000,6 +1055,10 @@ memcache_text_suite(void)
     tcase_add_test(tc, rsp_line_limit);
     tcase_add_test(tc, rsp_stream);
     tcase_add_test(tc, rsp_stream_garbage);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("exptime");
+    tcase_add_test(tc, exptime_find);
+    tcase_add_test(tc, exptime_clamp);
     suite_add_tcase(s, tc);
     return s;
 }
