@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "conf/conf.h"
 #include "proxy/conn.h"
+#include "proxy/health.h"
 #include "proxy/proto.h"
 #include "proxy/request.h"
 #include "proxy/topology.h"
@@ -38,6 +39,7 @@ on_backend_timer_closed(uv_handle_t *handle)
 {
     struct backend *be = handle->data;
 
+    spans_free(&be->blk);
     kt_free(be);
 }
 
@@ -47,6 +49,21 @@ backend_closed(struct backend *be)
     /* the stream is closed; the timer closes last and frees the backend */
     be->timer.data = be;
     uv_close((uv_handle_t *)&be->timer, on_backend_timer_closed);
+}
+
+/* A refusal or reset says the server is not there: TKO at once. Anything else counts. */
+static enum health_fault
+backend_fault(int status)
+{
+    switch (status) {
+    case UV_ECONNREFUSED:
+    case UV_ECONNRESET:
+    case UV_EHOSTUNREACH:
+    case UV_ENETUNREACH:
+        return HEALTH_FAULT_HARD;
+    default:
+        return HEALTH_FAULT_SOFT;
+    }
 }
 
 /* The next request after a failure opens a new connection. */
@@ -88,15 +105,17 @@ backend_fail(struct backend *be, int status, const char *msg)
     uv_timer_stop(&be->timer);
     spans_reset(&be->blk);
     conn_close(&be->c);
+    if (sgidx != UINT32_MAX) {
+        /* health first: the fragments below may fail over, and must see the server TKO */
+        worker_server_failed(w, sgidx, backend_fault(status),
+                             msg != NULL ? msg : uv_strerror(status));
+    }
     while ((frag = TAILQ_FIRST(&be->fifo)) != NULL) {
         TAILQ_REMOVE(&be->fifo, frag, link);
         frag_fail(frag, msg != NULL ? msg : uv_strerror(status));
     }
     be->nfifo = 0;
     be->nunsent = 0;
-    if (sgidx != UINT32_MAX) {
-        worker_server_failed(w, sgidx);
-    }
 }
 
 void

@@ -13,6 +13,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/alloc.h"
 #include "common/util.h"
@@ -37,14 +38,24 @@ mc_error(struct worker *w, struct spans *out, const char *msg)
 static void
 mc_merge(struct req *req)
 {
-    uint32_t nfailed = 0;
+    struct frag *failed = NULL;
+    uint32_t nfailed = 0, nlive = 0;
 
     for (uint32_t i = 0; i < req->nfrags; i++) {
-        nfailed += req->frags[i].failed | req->frags[i].error;
+        struct frag *f = &req->frags[i];
+
+        if (f->retired) {
+            continue; /* its keys were sent on to the gutter */
+        }
+        nlive++;
+        if (f->failed || f->error) {
+            nfailed++;
+            failed = failed != NULL ? failed : f;
+        }
     }
-    if (nfailed == req->nfrags) {
+    if (nfailed == nlive) {
         /* nothing answered: the client learns why, as for a single key */
-        spans_move(&req->reply, &req->frags[0].rsp);
+        spans_move(&req->reply, &failed->rsp);
         return;
     }
     /* a failed server's keys read as misses: one bad server must not fail every key */
@@ -54,57 +65,115 @@ mc_merge(struct req *req)
     buf_writer_put(&req->w->writer, &req->reply, "END\r\n", 5);
 }
 
-/* The fragment lines of a split get: "<cmd>[ <exptime>] k1 k2 ...\r\n" per server. */
+/* The exptime of <req>'s line clamped to <ttl>, as text in <num>; returns its length, or -1. */
+static int
+mc_clamped_exptime(const struct req *req, uint32_t ttl, char *num, size_t cap, uint32_t *off,
+                   uint32_t *len)
+{
+    int64_t exptime;
+
+    if (ttl == 0 || mc_exptime_find((enum mc_cmd)req->cmd, req->line_buf->data + req->line_off,
+                                    req->args_end, off, len, &exptime) != 0) {
+        return -1;
+    }
+    return snprintf(num, cap, "%lld",
+                    (long long)mc_exptime_clamp(exptime, ttl, (int64_t)time(NULL)));
+}
+
+/* The line of split fragment <f>: "<cmd>[ <exptime>] k1 k2 ...\r\n", the exptime clamped to <ttl>.
+ */
 static void
-mc_encode_split(struct req *req)
+mc_encode_frag(struct req *req, struct frag *f, uint32_t ttl)
 {
     struct buf_writer *wr = &req->w->writer;
     const char *name = mc_cmd_name((enum mc_cmd)req->cmd);
 
-    for (uint32_t j = 0; j < req->nfrags; j++) {
-        struct frag *f = &req->frags[j];
+    buf_writer_put(wr, &f->out, name, strlen(name));
+    if (req->exptime_len > 0) {
+        char num[24];
+        uint32_t off, len;
+        int n = mc_clamped_exptime(req, ttl, num, sizeof(num), &off, &len);
 
-        buf_writer_put(wr, &f->out, name, strlen(name));
-        if (req->exptime_len > 0) {
-            buf_writer_put(wr, &f->out, " ", 1);
+        buf_writer_put(wr, &f->out, " ", 1);
+        if (n > 0) {
+            buf_writer_put(wr, &f->out, num, (size_t)n);
+        } else {
             buf_writer_put(wr, &f->out, req->line_buf->data + req->line_off + req->exptime_off,
                            req->exptime_len);
         }
-        for (uint32_t k = 0; k < f->nkeys; k++) {
-            const struct req_key *key = &req->keys[f->keyidx[k]];
-
-            buf_writer_put(wr, &f->out, " ", 1);
-            buf_writer_put(wr, &f->out, key->p, key->len);
-        }
-        buf_writer_put(wr, &f->out, "\r\n", 2);
     }
+    for (uint32_t k = 0; k < f->nkeys; k++) {
+        const struct req_key *key = &req->keys[f->keyidx[k]];
+
+        buf_writer_put(wr, &f->out, " ", 1);
+        buf_writer_put(wr, &f->out, key->p, key->len);
+    }
+    buf_writer_put(wr, &f->out, "\r\n", 2);
+}
+
+/*
+ * <frag>'s bytes made by the proxy: a split fragment's line, or the whole
+ * request without " noreply" (the proxy drops the reply itself); the
+ * exptime of writes clamped to <ttl> (0: as asked).
+ */
+static void
+mc_encode(struct req *req, struct frag *frag, uint32_t ttl)
+{
+    struct buf_writer *wr = &req->w->writer;
+    char num[24];
+    uint32_t off, len;
+    int n;
+
+    if (req->split) {
+        mc_encode_frag(req, frag, ttl);
+        return;
+    }
+    n = mc_clamped_exptime(req, ttl, num, sizeof(num), &off, &len);
+    if (n > 0) {
+        spans_add(&frag->out, req->line_buf, req->line_off, off);
+        buf_writer_put(wr, &frag->out, num, (size_t)n);
+        spans_add(&frag->out, req->line_buf, req->line_off + off + len, req->args_end - off - len);
+    } else {
+        spans_add(&frag->out, req->line_buf, req->line_off, req->args_end);
+    }
+    buf_writer_put(wr, &frag->out, "\r\n", 2);
+    spans_slice(&frag->out, &req->in, req->line_len, req->in.bytes - req->line_len);
+}
+
+static int
+mc_can_split(const struct req *req)
+{
+    enum mc_kind kind = mc_cmd_kind((enum mc_cmd)req->cmd);
+
+    return kind == MC_KIND_RETRIEVE || kind == MC_KIND_GAT;
 }
 
 static void
 mc_dispatch(struct req *req)
 {
     struct worker *w = req->w;
-    const struct pool *pool = &w->topo->pools[req->pool];
     uint32_t sgidx, *sg, hint = 0;
     int same = 1;
 
     if (mc_cmd_kind((enum mc_cmd)req->cmd) == MC_KIND_VERSION) {
-        sgidx = pool->nservers > 0 ? pool->servers[0].gidx : UINT32_MAX;
+        sgidx = worker_route_key(w, req->pool, 0, "", 0); /* any one server answers */
     } else {
-        sgidx = worker_route_key(w, req->pool, req->keys[0].p, req->keys[0].len);
+        sgidx = worker_route_key(w, req->pool, 0, req->keys[0].p, req->keys[0].len);
         hint = (uint8_t)req->keys[0].p[req->keys[0].len - 1];
     }
     if (req->nkeys > 1) {
         sg = kt_malloc(req->nkeys * sizeof(*sg));
         sg[0] = sgidx;
         for (uint32_t i = 1; i < req->nkeys; i++) {
-            sg[i] = worker_route_key(w, req->pool, req->keys[i].p, req->keys[i].len);
+            sg[i] = worker_route_key(w, req->pool, 0, req->keys[i].p, req->keys[i].len);
             same &= sg[i] == sgidx;
         }
         if (!same) {
             req_group(req, sg);
             kt_free(sg);
-            mc_encode_split(req);
+            for (uint32_t j = 0; j < req->nfrags; j++) {
+                mc_encode_frag(req, &req->frags[j], 0);
+            }
             for (uint32_t j = 0; j < req->nfrags; j++) {
                 req_send(req, &req->frags[j], req->frags[j].sgidx, j);
             }
@@ -120,9 +189,7 @@ mc_dispatch(struct req *req)
     req->frags = &req->frag1;
     req->nfrags = 1;
     req->npending = 1;
-    spans_add(&req->frag1.out, req->line_buf, req->line_off, req->args_end);
-    buf_writer_put(&w->writer, &req->frag1.out, "\r\n", 2);
-    spans_slice(&req->frag1.out, &req->in, req->line_len, req->in.bytes - req->line_len);
+    mc_encode(req, &req->frag1, 0);
     req_send(req, &req->frag1, sgidx, hint);
 }
 
@@ -331,4 +398,6 @@ const struct proto_ops proto_memcache = {
     .error = mc_error,
     .merge = mc_merge,
     .backend_open = mc_backend_open,
+    .encode = mc_encode,
+    .can_split = mc_can_split,
 };

@@ -35,6 +35,14 @@ struct proto_ops {
     void (*merge)(struct req *req);
     /* A backend connection opened: queue what must precede requests. */
     void (*backend_open)(struct backend *be);
+    /*
+     * Make <frag>'s bytes in its (empty) out for a server past the chain's
+     * first hop: a split fragment's keys, or the whole request; writes
+     * with their TTL clamped to <ttl> seconds (0: as asked).
+     */
+    void (*encode)(struct req *req, struct frag *frag, uint32_t ttl);
+    /* Whether <req>'s keys may be sent to several servers and the replies merged. */
+    int (*can_split)(const struct req *req);
 };
 
 extern const struct proto_ops proto_memcache;

@@ -289,7 +289,7 @@ rd_route(struct req *req)
             req->key1.p = (const char *)key;
             req->key1.len = req->args[1].len;
             hint = req->key1.len > 0 ? key[req->key1.len - 1] : 0;
-            req_forward(req, worker_route_key(w, req->pool, req->key1.p, req->key1.len), hint);
+            req_forward(req, worker_route_key(w, req->pool, 0, req->key1.p, req->key1.len), hint);
             return;
         }
     }
@@ -304,13 +304,13 @@ rd_route(struct req *req)
     if (n <= 0) {
         if (n == 0) {
             /* no key (EVAL with numkeys 0, LOLWUT): any server will do */
-            req_forward(req, worker_route_key(w, req->pool, "", 0), 0);
+            req_forward(req, worker_route_key(w, req->pool, 0, "", 0), 0);
         }
         return;
     }
     sg = req->nkeys <= RD_ROUTE_STACK ? stack : kt_malloc(req->nkeys * sizeof(*sg));
     for (uint32_t k = 0; k < req->nkeys; k++) {
-        sg[k] = worker_route_key(w, req->pool, req->keys[k].p, req->keys[k].len);
+        sg[k] = worker_route_key(w, req->pool, 0, req->keys[k].p, req->keys[k].len);
         same &= sg[k] == sg[0];
     }
     if (req->keys[0].len > 0) {
@@ -338,12 +338,14 @@ rd_route(struct req *req)
 static void
 rd_broadcast(struct req *req)
 {
-    const struct pool *pool = &req->w->topo->pools[req->pool];
+    const struct topology *topo = req->w->topo;
+    const struct pool *pool = &topo->pools[topo->pools[req->pool].chain[0]];
 
     req->nfrags = pool->nservers;
     req->npending = pool->nservers;
     req->frags = kt_calloc(pool->nservers, sizeof(*req->frags));
     req->split = 1;
+    req->broadcast = 1;
     /* each fragment's out stays empty: every server gets the request as read */
     for (uint32_t s = 0; s < pool->nservers; s++) {
         req_send(req, &req->frags[s], pool->servers[s].gidx, 0);
@@ -357,6 +359,9 @@ rd_merge(struct req *req)
     int64_t sum = 0;
 
     for (uint32_t j = 0; j < req->nfrags; j++) {
+        if (req->frags[j].retired) {
+            continue; /* its keys were sent on to the gutter */
+        }
         if (req->frags[j].failed || req->frags[j].error) {
             spans_move(&req->reply, &req->frags[j].rsp);
             return;
@@ -383,6 +388,57 @@ rd_merge(struct req *req)
         rd_putf(w, &req->reply, ":%lld\r\n", (long long)sum);
         break;
     }
+}
+
+/* Give key <k> of <req> at most <ttl> s to live: PEXPIRE ... LT keeps a shorter TTL. */
+static void
+rd_put_pexpire(struct req *req, struct frag *frag, uint32_t k, uint32_t ttl)
+{
+    struct worker *w = req->w;
+    char ms[24];
+    int n = snprintf(ms, sizeof(ms), "%llu", (unsigned long long)ttl * 1000);
+
+    rd_put(w, &frag->out, "*4\r\n", 4);
+    rd_put_str(w, &frag->out, "PEXPIRE");
+    rd_put_bulk(w, &frag->out, req->keys[k].p, req->keys[k].len);
+    rd_put_bulk(w, &frag->out, ms, (size_t)n);
+    rd_put_str(w, &frag->out, "LT");
+    frag->nextra++;
+}
+
+/*
+ * <frag>'s bytes for a gutter: a split fragment's command, or the request
+ * as read; a write is followed by a PEXPIRE of each of its keys, whose
+ * replies the proxy reads and drops (frag->nextra).
+ */
+static void
+rd_encode(struct req *req, struct frag *frag, uint32_t ttl)
+{
+    const struct redis_cmd_desc *d = redis_cmd((enum redis_cmd)req->cmd);
+
+    if (req->split) {
+        rd_encode_split(req, frag);
+    } else {
+        spans_copy(&frag->out, &req->in);
+    }
+    if (ttl == 0 || d->class != REDIS_CLASS_WRITE) {
+        return;
+    }
+    if (req->split) {
+        for (uint32_t k = 0; k < frag->nkeys; k++) {
+            rd_put_pexpire(req, frag, frag->keyidx[k], ttl);
+        }
+    } else {
+        for (uint32_t k = 0; k < req->nkeys; k++) {
+            rd_put_pexpire(req, frag, k, ttl);
+        }
+    }
+}
+
+static int
+rd_can_split(const struct req *req)
+{
+    return (redis_cmd((enum redis_cmd)req->cmd)->flags & RC_SPLIT) != 0;
 }
 
 /* ---------------------------------------------------------------- local commands */
@@ -957,12 +1013,24 @@ rd_value_done(struct backend *be, struct frag *head)
     if (!complete) {
         return 0;
     }
+    if (head->main_done) {
+        /* the reply to the proxy's own PEXPIRE after a gutter write: dropped */
+        spans_reset(&be->blk);
+        if (--head->nextra == 0) {
+            backend_complete(be, head);
+        }
+        return 0;
+    }
     spans_move(&head->rsp, &be->blk);
     if (req->internal && head->error) {
         log_error("server %s refused ketch's AUTH or SELECT",
                   be->c.w->topo->by_gidx[head->sgidx]->addr_text);
         backend_fail(be, UV_EACCES, "server refused AUTH or SELECT");
         return 1;
+    }
+    if (head->nextra > 0) {
+        head->main_done = 1;
+        return 0;
     }
     backend_complete(be, head);
     return 0;
@@ -987,7 +1055,7 @@ rd_backend_line(struct backend *be, const uint8_t *p, uint32_t avail)
         return 1;
     }
     STATS_ADD(c->w->sstats[head->sgidx].response_bytes, ln.line_len);
-    if (top) {
+    if (top && !head->main_done) {
         head->error = ln.type == '-';
         head->ival = ln.type == ':' ? ln.value : 0;
     }
@@ -1064,4 +1132,6 @@ const struct proto_ops proto_redis = {
     .error = rd_error,
     .merge = rd_merge,
     .backend_open = rd_backend_open,
+    .encode = rd_encode,
+    .can_split = rd_can_split,
 };

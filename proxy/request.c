@@ -145,11 +145,127 @@ frag_done(struct frag *frag)
     req_finish(req);
 }
 
+/* Empty <frag> for another try: nothing of its failed one is kept. */
+static void
+frag_reset(struct frag *frag)
+{
+    frag->failed = 0;
+    frag->error = 0;
+    frag->main_done = 0;
+    frag->nextra = 0;
+    frag->kpos = 0;
+    frag->ival = 0;
+    spans_reset(&frag->out);
+    spans_reset(&frag->rsp);
+}
+
+/*
+ * New fragments for the keys <keyidx> (<n> of them), key keyidx[i] going
+ * to server sg[i]: one fragment per distinct server. Returns the first.
+ */
+static uint32_t
+req_add_frags(struct req *req, const uint32_t *keyidx, uint32_t n, const uint32_t *sg)
+{
+    uint32_t first = req->nfrags;
+
+    /* the array never grows: backends' FIFOs point into it (req_make_split sized it) */
+    KT_BUG_ON(req->nfrags + n > req->frags_cap);
+    for (uint32_t i = 0; i < n; i++) {
+        struct frag *f = NULL;
+
+        for (uint32_t j = first; j < req->nfrags; j++) {
+            if (req->frags[j].sgidx == sg[i]) {
+                f = &req->frags[j];
+                break;
+            }
+        }
+        if (f == NULL) {
+            f = &req->frags[req->nfrags++];
+            f->req = req;
+            f->sgidx = sg[i];
+            f->keyidx = kt_malloc(n * sizeof(*f->keyidx));
+        }
+        f->keyidx[f->nkeys++] = keyidx[i];
+    }
+    STATS_ADD(req->w->pstats[req->pool].fragments, req->nfrags - first);
+    return first;
+}
+
+/* Make <req> a split request with room for every key on every hop. */
+static void
+req_make_split(struct req *req)
+{
+    uint32_t nchain = req->w->topo->pools[req->pool].nchain;
+
+    req->frags_cap = req->nkeys * nchain;
+    req->frags = kt_calloc(req->frags_cap, sizeof(*req->frags));
+    req->kv = kt_calloc(req->nkeys, sizeof(*req->kv));
+    req->split = 1;
+}
+
+/*
+ * Send the keys of failed fragment <frag> to hop <hop> and on. Returns 1
+ * when they went (the fragment is then done with), 0 when they cannot.
+ */
+static int
+req_failover(struct req *req, struct frag *frag, uint32_t hop)
+{
+    struct worker *w = req->w;
+    uint32_t n = req->split ? frag->nkeys : req->nkeys, *sg, *keyidx, first, same = 1;
+
+    sg = kt_malloc((n > 0 ? n : 1) * 2 * sizeof(*sg));
+    keyidx = sg + (n > 0 ? n : 1);
+    if (n == 0) {
+        sg[0] = worker_route_key(w, req->pool, hop, "", 0); /* a command without a key */
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const struct req_key *key;
+
+        keyidx[i] = req->split ? frag->keyidx[i] : i;
+        key = &req->keys[keyidx[i]];
+        sg[i] = worker_route_key(w, req->pool, hop, key->p, key->len);
+        same &= sg[i] == sg[0];
+    }
+    if (!req->split && same) {
+        /* the usual case: one key, or keys that meet again on one server */
+        frag_reset(frag);
+        req_send(req, frag, sg[0], 0);
+        kt_free(sg);
+        return 1;
+    }
+    if (!req->proto->can_split(req)) {
+        kt_free(sg);
+        return 0;
+    }
+    if (!req->split) {
+        /* frag1 stays out of the array: the new fragments take its place */
+        frag_reset(frag);
+        req_make_split(req);
+    } else {
+        frag->retired = 1;
+        for (uint32_t i = 0; i < n; i++) {
+            spans_reset(&req->kv[keyidx[i]]); /* anything it filed before failing */
+        }
+    }
+    first = req_add_frags(req, keyidx, n, sg);
+    kt_free(sg);
+    req->npending += req->nfrags - first - 1;
+    for (uint32_t j = first, end = req->nfrags; j < end; j++) {
+        req_send(req, &req->frags[j], req->frags[j].sgidx, j);
+    }
+    return 1;
+}
+
 void
 frag_fail(struct frag *frag, const char *msg)
 {
     struct req *req = frag->req;
+    uint32_t nchain = req->w->topo->pools[req->pool].nchain;
 
+    if (frag->hop + 1 < nchain && !req->internal && !req->broadcast &&
+        req_failover(req, frag, frag->hop + 1)) {
+        return;
+    }
     STATS_INC(req->w->pstats[req->pool].forward_error);
     frag->failed = 1;
     spans_reset(&frag->rsp);
@@ -160,42 +276,39 @@ frag_fail(struct frag *frag, const char *msg)
 void
 req_send(struct req *req, struct frag *frag, uint32_t sgidx, uint32_t hint)
 {
+    struct worker *w = req->w;
+    const struct pool *lp = &w->topo->pools[req->pool];
+
     frag->req = req;
-    if (sgidx == UINT32_MAX) {
-        frag_fail(frag, "no server available");
+    if (sgidx == ROUTE_TKO || sgidx == ROUTE_NONE) {
+        frag->hop = lp->nchain; /* nowhere further to go */
+        if (sgidx == ROUTE_TKO) {
+            STATS_INC(w->pstats[req->pool].tko_fail_fast);
+        }
+        frag_fail(frag, sgidx == ROUTE_TKO ? "server marked down" : "no server available");
         return;
     }
-    backend_send(req->w, sgidx, frag, hint);
+    frag->hop = lp->nchain > 1 ? worker_hop_of(w, req->pool, sgidx) : 0;
+    if (frag->hop > 0) {
+        STATS_INC(w->pstats[req->pool].gutter_requests);
+        spans_reset(&frag->out);
+        req->proto->encode(req, frag, lp->gutter_ttl_s);
+    }
+    backend_send(w, sgidx, frag, hint);
 }
 
 void
 req_group(struct req *req, const uint32_t *sg)
 {
-    uint32_t nfrags = 0;
+    uint32_t *all = kt_malloc(req->nkeys * sizeof(*all));
 
-    req->frags = kt_calloc(req->nkeys, sizeof(*req->frags));
-    req->kv = kt_calloc(req->nkeys, sizeof(*req->kv));
-    req->split = 1;
     for (uint32_t i = 0; i < req->nkeys; i++) {
-        struct frag *f = NULL;
-
-        for (uint32_t j = 0; j < nfrags; j++) {
-            if (req->frags[j].sgidx == sg[i]) {
-                f = &req->frags[j];
-                break;
-            }
-        }
-        if (f == NULL) {
-            f = &req->frags[nfrags++];
-            f->req = req;
-            f->sgidx = sg[i];
-            f->keyidx = kt_malloc(req->nkeys * sizeof(*f->keyidx));
-        }
-        f->keyidx[f->nkeys++] = i;
+        all[i] = i;
     }
-    req->nfrags = nfrags;
-    req->npending = nfrags;
-    STATS_ADD(req->w->pstats[req->pool].fragments, nfrags);
+    req_make_split(req);
+    req_add_frags(req, all, req->nkeys, sg);
+    req->npending = req->nfrags;
+    kt_free(all);
 }
 
 void

@@ -46,8 +46,12 @@ struct frag {
     uint32_t nkeys;         /* of keyidx */
     uint32_t kpos;          /* split: next keyidx to file a value under */
     int64_t ival;           /* Redis integer reply (DEL/EXISTS/... counts) */
+    uint32_t hop;           /* of the listening pool's chain: 0 primary, then gutters */
+    uint32_t nextra;        /* replies to the proxy's own commands after the client's */
     unsigned failed : 1;    /* answered by the proxy with an error */
     unsigned error : 1;     /* the server answered with an error */
+    unsigned main_done : 1; /* the client's reply is in; nextra replies follow */
+    unsigned retired : 1;   /* failed over: its keys went on in other fragments */
     /* the span lists last: a reused request keeps their arrays (req_create) */
     struct spans out; /* bytes made for it; empty: send req->in (owned refs) */
     struct spans rsp; /* the reply, unless filed per key (owned refs) */
@@ -78,13 +82,15 @@ struct req {
     struct req_key key1;  /* storage for a single key */
     uint32_t npending;    /* fragments not yet answered */
     uint32_t nfrags;
-    struct frag *frags;    /* nfrags (owned, or &frag1) */
-    struct spans *kv;      /* split: per-key values (owned) */
-    unsigned noreply : 1;  /* the client asked for no reply */
-    unsigned done : 1;     /* reply is complete */
-    unsigned quit : 1;     /* close the client after this reply */
-    unsigned split : 1;    /* sent as several fragments; proto->merge builds the reply */
-    unsigned internal : 1; /* the proxy's own request (AUTH/SELECT upstream) */
+    uint32_t frags_cap;     /* split: allocated, room for a failover of every key */
+    struct frag *frags;     /* nfrags (owned, or &frag1) */
+    struct spans *kv;       /* split: per-key values (owned) */
+    unsigned noreply : 1;   /* the client asked for no reply */
+    unsigned done : 1;      /* reply is complete */
+    unsigned quit : 1;      /* close the client after this reply */
+    unsigned split : 1;     /* sent as several fragments; proto->merge builds the reply */
+    unsigned internal : 1;  /* the proxy's own request (AUTH/SELECT upstream) */
+    unsigned broadcast : 1; /* one fragment per server of the pool (SCRIPT LOAD) */
     /*
      * From here on a reused request keeps its arrays: req_create zeroes
      * everything above, frag1 up to its span lists, and empties the lists.
@@ -105,7 +111,11 @@ void req_free(struct req *req);
 void req_reply_text(struct req *req, const char *text, size_t len);
 /* Complete <req> with the protocol's error reply for <msg>. */
 void req_reply_error(struct req *req, const char *msg);
-/* Send <frag> of <req> to server <sgidx> (UINT32_MAX: none available). */
+/*
+ * Send <frag> of <req> to server <sgidx> (ROUTE_TKO / ROUTE_NONE: fail it at
+ * once). Past the chain's first hop its bytes are made again by the
+ * protocol, with the TTL of writes clamped to the pool's gutter_ttl.
+ */
 void req_send(struct req *req, struct frag *frag, uint32_t sgidx, uint32_t hint);
 /* Split <req> by server: one fragment per distinct sg[i] over its keys (keyidx set). */
 void req_group(struct req *req, const uint32_t *sg);
@@ -114,7 +124,11 @@ void req_forward(struct req *req, uint32_t sgidx, uint32_t hint);
 
 /* <frag> has its reply (or failed): account for it and complete the request when all are in. */
 void frag_done(struct frag *frag);
-/* Fail <frag> with "SERVER_ERROR <msg>". */
+/*
+ * <frag> failed (error, timeout, lost connection): send its keys on to the
+ * next hop of the chain, or when there is none answer them with the
+ * protocol's error for <msg>.
+ */
 void frag_fail(struct frag *frag, const char *msg);
 
 #endif

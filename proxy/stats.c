@@ -80,7 +80,7 @@ stats_render_pool(struct instance *inst, const struct pool *pool, struct sbuf *s
     sbuf_printf(s, ": {");
 #define STATS_PRINT_POOL(name, kind) sbuf_printf(s, "\"" #name "\":%lld, ", (long long)ps.name);
     STATS_POOL_LIST(STATS_PRINT_POOL)
-    s->len -= 2;
+    sbuf_printf(s, "\"server_tko\":%u", __atomic_load_n(&pool->health.ntko, __ATOMIC_RELAXED));
     for (uint32_t i = 0; i < pool->nservers; i++) {
         const struct server *srv = &pool->servers[i];
         struct stats_server ss;
@@ -101,7 +101,7 @@ stats_render_pool(struct instance *inst, const struct pool *pool, struct sbuf *s
         sbuf_printf(s, ": {");
 #define STATS_PRINT_SERVER(name, kind) sbuf_printf(s, "\"" #name "\":%lld, ", (long long)ss.name);
         STATS_SERVER_LIST(STATS_PRINT_SERVER)
-        s->len -= 2;
+        sbuf_printf(s, "\"server_tko\":%d", (int)health_state(&inst->topo->health[srv->gidx]));
         sbuf_printf(s, "}");
     }
     sbuf_printf(s, "}");
@@ -147,6 +147,11 @@ stats_describe(void)
             {"server_ejects", "# times backend server was ejected"},
             {"forward_error", "# times we encountered a forwarding error"},
             {"fragments", "# fragments created from a multi-vector request"},
+            {"server_tkos", "# times a server was marked TKO"},
+            {"gutter_requests", "# fragments sent to the gutter or a later failover pool"},
+            {"tko_fail_fast", "# requests failed at once because their server was TKO"},
+            {"fail_open", "# times a failing server stayed in: max_tko_share reached"},
+            {"server_tko", "# servers TKO now"},
         },
       server_desc[] = {
           {"server_eof", "# eof on server connections"},
@@ -162,6 +167,9 @@ stats_describe(void)
           {"in_queue_bytes", "current request bytes in incoming queue"},
           {"out_queue", "# requests in outgoing queue"},
           {"out_queue_bytes", "current request bytes in outgoing queue"},
+          {"probes", "# probes sent to this server while TKO"},
+          {"probe_failures", "# probes it did not answer"},
+          {"server_tko", "0 up, 1 soft TKO (timeouts, errors), 2 hard TKO (refused, reset)"},
       };
 
     printf("pool stats:\n");

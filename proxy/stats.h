@@ -2,7 +2,8 @@
  * proxy/stats.h - nutcracker's counters, field for field. Each worker owns
  * its shard and is the only writer (relaxed stores, no locks); the control
  * thread sums the shards when the stats port is read and renders
- * nutcracker's JSON.
+ * nutcracker's JSON, adding each pool's and server's TKO state (server_tko),
+ * read from the shared health.
  */
 #ifndef KT_PROXY_STATS_H
 #define KT_PROXY_STATS_H
@@ -10,14 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* X(field, kind) - nutcracker's src/nc_stats.h order */
+/* X(field, kind) - nutcracker's src/nc_stats.h order, then ketch's own */
 #define STATS_POOL_LIST(X)                                                                         \
     X(client_eof, COUNTER)                                                                         \
     X(client_err, COUNTER)                                                                         \
     X(client_connections, GAUGE)                                                                   \
     X(server_ejects, COUNTER)                                                                      \
     X(forward_error, COUNTER)                                                                      \
-    X(fragments, COUNTER)
+    X(fragments, COUNTER)                                                                          \
+    X(server_tkos, COUNTER)                                                                        \
+    X(gutter_requests, COUNTER)                                                                    \
+    X(tko_fail_fast, COUNTER)                                                                      \
+    X(fail_open, COUNTER)
 
 #define STATS_SERVER_LIST(X)                                                                       \
     X(server_eof, COUNTER)                                                                         \
@@ -32,7 +37,9 @@
     X(in_queue, GAUGE)                                                                             \
     X(in_queue_bytes, GAUGE)                                                                       \
     X(out_queue, GAUGE)                                                                            \
-    X(out_queue_bytes, GAUGE)
+    X(out_queue_bytes, GAUGE)                                                                      \
+    X(probes, COUNTER)                                                                             \
+    X(probe_failures, COUNTER)
 
 struct stats_pool {
 #define STATS_FIELD(name, kind) int64_t name;

@@ -102,7 +102,30 @@ topology_build_pool(struct topology *topo, uint32_t idx, uint32_t *gidx, struct 
     }
     p->ring = ring_build((enum ring_dist)cp->distribution, nodes, p->nservers);
     kt_free(nodes);
+    p->health.max_tko = health_max_tko(cp->max_tko_share, p->nservers);
+    p->eject = cp->auto_eject_hosts && cp->gutter == NULL;
     return rc;
+}
+
+/* Pool <p>'s chain: its route's children, or itself and its gutter (conf checked the names). */
+static void
+topology_build_chain(struct topology *topo, struct pool *p)
+{
+    const struct conf_pool *cp = p->cf;
+
+    p->gutter_ttl_s = cp->gutter_ttl_s;
+    p->chain = kt_calloc(cp->route.nchildren + 2, sizeof(*p->chain));
+    if (cp->route.type == CONF_ROUTE_FAILOVER) {
+        for (size_t c = 0; c < cp->route.nchildren; c++) {
+            p->chain[p->nchain++] =
+                conf_pool_find(topo->conf, cp->route.children[c]) - topo->conf->pools;
+        }
+        return;
+    }
+    p->chain[p->nchain++] = p->idx;
+    if (cp->gutter != NULL) {
+        p->chain[p->nchain++] = conf_pool_find(topo->conf, cp->gutter) - topo->conf->pools;
+    }
 }
 
 int
@@ -122,7 +145,11 @@ topology_build(struct conf *conf, uint64_t generation, struct topology **out, st
             rc = -EINVAL;
         }
     }
+    for (uint32_t i = 0; i < topo->npools; i++) {
+        topology_build_chain(topo, &topo->pools[i]);
+    }
     topo->nservers = gidx;
+    topo->health = kt_calloc(gidx ? gidx : 1, sizeof(*topo->health));
     topo->by_gidx = kt_calloc(gidx ? gidx : 1, sizeof(*topo->by_gidx));
     for (uint32_t i = 0; i < topo->npools; i++) {
         for (uint32_t j = 0; j < topo->pools[i].nservers; j++) {
@@ -158,12 +185,14 @@ topology_unref(struct topology *topo)
             kt_free((void *)p->servers[j].addr_text);
         }
         kt_free(p->servers);
+        kt_free(p->chain);
         if (p->ring != NULL) {
             ring_free(p->ring);
         }
     }
     kt_free(topo->pools);
     kt_free(topo->by_gidx);
+    kt_free(topo->health);
     conf_free(topo->conf);
     kt_free(topo);
 }

@@ -2,8 +2,10 @@
  * proxy/topology.h - the immutable, refcounted snapshot of what ketch
  * serves: pools, their servers (addresses resolved) and rings. The control
  * thread builds it from a struct conf; every worker holds a reference and
- * never modifies it. Runtime state (connections, health) lives in the
- * worker, keyed by server index.
+ * never modifies it - except server health (proxy/health.h), which every
+ * worker reads and writes with atomics so that a server found dead by one
+ * thread is avoided by all. Connections live in the worker, keyed by
+ * server index.
  */
 #ifndef KT_PROXY_TOPOLOGY_H
 #define KT_PROXY_TOPOLOGY_H
@@ -12,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "hashring/hash.h"
+#include "proxy/health.h"
 
 struct conf;
 struct conf_pool;
@@ -39,6 +42,17 @@ struct pool {
     struct ring *ring;                   /* all servers (owned); workers rebuild on ejection */
     struct sockaddr_storage listen_addr; /* resolved listen address (TCP) */
     socklen_t listen_addrlen;
+    /*
+     * Where its keys go, in order: itself then its gutter, or its route's
+     * children. A request moves down the chain on an error, a timeout or
+     * a TKO server, never on a miss; writes past the first hop have their
+     * TTL clamped to gutter_ttl_s.
+     */
+    uint32_t *chain; /* pool indices (owned) */
+    uint32_t nchain;
+    uint32_t gutter_ttl_s;
+    int eject;                 /* auto_eject_hosts and no gutter: TKO servers leave the ring */
+    struct health_pool health; /* shared, atomics */
 };
 
 struct topology {
@@ -49,6 +63,7 @@ struct topology {
     uint32_t npools;
     uint32_t nservers;       /* across all pools */
     struct server **by_gidx; /* nservers: server by its topology index (owned) */
+    struct health *health;   /* nservers: by topology index, shared, atomics (owned) */
 };
 
 /*

@@ -15,6 +15,7 @@
 #include "conf/conf.h"
 #include "hashring/ring.h"
 #include "proxy/conn.h"
+#include "proxy/health.h"
 #include "proxy/instance.h"
 #include "proxy/topology.h"
 #include "proxy/worker.h"
@@ -142,39 +143,19 @@ worker_start(struct worker *w)
     return uv_thread_create(&w->thread, worker_main, w);
 }
 
-static struct server *
-worker_server(struct worker *w, uint32_t sgidx, struct pool **pool)
-{
-    for (uint32_t p = 0; p < w->topo->npools; p++) {
-        struct pool *pl = &w->topo->pools[p];
-
-        if (pl->nservers > 0 && sgidx >= pl->servers[0].gidx &&
-            sgidx < pl->servers[0].gidx + pl->nservers) {
-            *pool = pl;
-            return &pl->servers[sgidx - pl->servers[0].gidx];
-        }
-    }
-    return NULL;
-}
-
-/* Rebuild pool <p>'s ring from the servers not ejected now (twemproxy: only live servers). */
+/* Rebuild pool <p>'s ring from its servers that are not TKO (twemproxy: only live servers). */
 static void
-worker_rebuild_ring(struct worker *w, uint32_t p)
+worker_rebuild_ring(struct worker *w, uint32_t p, uint32_t gen)
 {
     const struct pool *pool = &w->topo->pools[p];
     struct pool_rt *prt = &w->pools[p];
-    struct ring_node *nodes = kt_calloc(pool->nservers, sizeof(*nodes));
-    uint64_t now = worker_now(w), next = 0;
+    struct ring_node *nodes = kt_calloc(pool->nservers ? pool->nservers : 1, sizeof(*nodes));
     uint32_t n = 0;
 
     for (uint32_t s = 0; s < pool->nservers; s++) {
-        struct server_rt *srt = &w->servers[pool->servers[s].gidx];
-
-        if (srt->ejected_until_ms > now) {
-            next = next == 0 ? srt->ejected_until_ms : KT_MIN(next, srt->ejected_until_ms);
+        if (health_is_tko(&w->topo->health[pool->servers[s].gidx])) {
             continue;
         }
-        srt->ejected_until_ms = 0;
         nodes[n].name = pool->servers[s].name;
         nodes[n].name_len = strlen(pool->servers[s].name);
         nodes[n].weight = pool->servers[s].weight;
@@ -191,69 +172,114 @@ worker_rebuild_ring(struct worker *w, uint32_t p)
         prt->ring = ring_build((enum ring_dist)pool->cf->distribution, nodes, n);
         prt->own_ring = 1;
     }
-    prt->next_rebuild_ms = next;
+    prt->gen = gen;
     kt_free(nodes);
 }
 
 uint32_t
-worker_route_key(struct worker *w, uint32_t p, const char *key, size_t len)
+worker_rand(struct worker *w)
+{
+    w->rand_state ^= w->rand_state << 13;
+    w->rand_state ^= w->rand_state >> 17;
+    w->rand_state ^= w->rand_state << 5;
+    return w->rand_state;
+}
+
+/* The server of pool <p> itself for <key>, TKO or not, or ROUTE_NONE. */
+static uint32_t
+worker_pool_key(struct worker *w, uint32_t p, const char *key, size_t len)
 {
     const struct pool *pool = &w->topo->pools[p];
     struct pool_rt *prt = &w->pools[p];
     uint32_t hash, id;
 
-    if (prt->next_rebuild_ms != 0 && worker_now(w) >= prt->next_rebuild_ms) {
-        worker_rebuild_ring(w, p);
+    if (pool->eject) {
+        uint32_t gen = health_gen(&pool->health);
+
+        if (gen != prt->gen) {
+            worker_rebuild_ring(w, p, gen);
+        }
     }
     if (pool->cf->distribution == RING_RANDOM) {
-        /* xorshift32: the random distribution needs no quality, only spread */
-        w->rand_state ^= w->rand_state << 13;
-        w->rand_state ^= w->rand_state >> 17;
-        w->rand_state ^= w->rand_state << 5;
-        hash = w->rand_state;
+        hash = worker_rand(w);
     } else {
         hash = pool_key_hash(pool, key, len);
     }
     id = ring_lookup(prt->ring, hash);
-    if (id == RING_NONE) {
-        return UINT32_MAX;
+    return id == RING_NONE ? ROUTE_NONE : pool->servers[id].gidx;
+}
+
+uint32_t
+worker_route_key(struct worker *w, uint32_t p, uint32_t hop, const char *key, size_t len)
+{
+    const struct pool *lp = &w->topo->pools[p];
+    int tko = 0;
+
+    for (; hop < lp->nchain; hop++) {
+        uint32_t sgidx = worker_pool_key(w, lp->chain[hop], key, len);
+
+        if (sgidx == ROUTE_NONE) {
+            continue;
+        }
+        if (!health_is_tko(&w->topo->health[sgidx])) {
+            return sgidx;
+        }
+        tko = 1;
     }
-    return pool->servers[id].gidx;
+    return tko ? ROUTE_TKO : ROUTE_NONE;
+}
+
+uint32_t
+worker_hop_of(struct worker *w, uint32_t p, uint32_t sgidx)
+{
+    const struct pool *lp = &w->topo->pools[p];
+    uint32_t owner = w->topo->by_gidx[sgidx]->owner->idx, hop = 0;
+
+    while (hop < lp->nchain - 1 && lp->chain[hop] != owner) {
+        hop++;
+    }
+    return hop;
 }
 
 void
-worker_server_failed(struct worker *w, uint32_t sgidx)
+worker_server_failed(struct worker *w, uint32_t sgidx, enum health_fault fault, const char *why)
 {
-    struct server_rt *srt = &w->servers[sgidx];
-    struct pool *pool = NULL;
-    struct server *srv = worker_server(w, sgidx, &pool);
-    const struct conf_pool *cp;
+    const struct server *srv = w->topo->by_gidx[sgidx];
+    struct pool *pool = srv->owner;
+    const struct conf_pool *cp = pool->cf;
+    uv_timeval64_t tv;
 
-    if (srv == NULL) {
-        return;
-    }
-    cp = pool->cf;
-    srt->nfail++;
-    if (!cp->auto_eject_hosts || srt->nfail < cp->server_failure_limit ||
-        srt->ejected_until_ms != 0) {
-        return;
-    }
-    srt->ejected_until_ms = worker_now(w) + (uint64_t)cp->server_retry_timeout_ms;
-    srt->nfail = 0;
-    STATS_INC(w->pstats[pool->idx].server_ejects);
-    {
-        uv_timeval64_t tv;
-
+    switch (
+        health_failed(&w->topo->health[sgidx], &pool->health, fault, cp->server_failure_limit)) {
+    case HEALTH_MARKED:
+        STATS_INC(w->pstats[pool->idx].server_tkos);
+        if (pool->eject) {
+            STATS_INC(w->pstats[pool->idx].server_ejects); /* nutcracker's: it left the ring */
+        }
         uv_gettimeofday(&tv);
         STATS_SET(w->sstats[sgidx].server_ejected_at, tv.tv_sec * 1000000 + tv.tv_usec);
+        log_warn("pool '%s': server '%s' (%s) is TKO (%s: %s); first probe in %lld ms", pool->name,
+                 srv->name, srv->addr_text, fault == HEALTH_FAULT_HARD ? "hard" : "soft", why,
+                 (long long)cp->server_retry_timeout_ms);
+        probe_start(w, sgidx);
+        break;
+    case HEALTH_FAIL_OPEN_ENTERED:
+        log_warn("pool '%s': server '%s' (%s) is failing (%s) but %u of %u servers are TKO "
+                 "already (max_tko_share %g): failing open, it keeps its traffic",
+                 pool->name, srv->name, srv->addr_text, why, pool->health.max_tko, pool->nservers,
+                 cp->max_tko_share);
+        STATS_INC(w->pstats[pool->idx].fail_open);
+        break;
+    case HEALTH_FAIL_OPEN:
+        STATS_INC(w->pstats[pool->idx].fail_open);
+        break;
+    default:
+        break;
     }
-    log_notice("pool '%s': server '%s' ejected for %lld ms after %u failures", pool->name,
-               srv->name, (long long)cp->server_retry_timeout_ms, cp->server_failure_limit);
-    worker_rebuild_ring(w, pool->idx);
 }
 
 void
 worker_server_ok(struct worker *w, uint32_t sgidx)
 {
-    w->servers[sgidx].nfail = 0;
+    health_answered(&w->topo->health[sgidx]);
 }

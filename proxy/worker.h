@@ -14,26 +14,28 @@
 #include "common/buf.h"
 #include "proxy/stats.h"
 
+#include "proxy/health.h"
+
 struct topology;
 struct instance;
 struct backend;
 struct ring;
 struct conn;
+struct probe;
 
-/* Per-worker state of one server. */
+/* Per-worker state of one server (its health is the topology's, shared). */
 struct server_rt {
     uint32_t gidx;          /* server index in the topology */
     struct backend **conns; /* server_connections slots, NULL = not connected */
     uint32_t nconns;
-    uint32_t nfail;            /* consecutive failures */
-    uint64_t ejected_until_ms; /* auto_eject_hosts: out of the ring until then; 0 = in */
+    struct probe *probe; /* this worker marked it TKO and probes it; else NULL */
 };
 
 /* Per-worker state of one pool. */
 struct pool_rt {
-    struct ring *ring;        /* ring in use: the topology's, or ours after ejections */
-    int own_ring;             /* 1 when ring is ours to free */
-    uint64_t next_rebuild_ms; /* when an ejected server comes back; 0 = none */
+    struct ring *ring; /* ring in use: the topology's, or ours without the TKO servers */
+    int own_ring;      /* 1 when ring is ours to free */
+    uint32_t gen;      /* the pool's health generation that ring was built for */
     union {
         uv_tcp_t tcp;
         uv_pipe_t pipe;
@@ -73,10 +75,28 @@ worker_now(struct worker *w)
     return uv_now(&w->loop);
 }
 
-/* The server of pool <pool> for <key>, or UINT32_MAX when none is available. */
-uint32_t worker_route_key(struct worker *w, uint32_t pool, const char *key, size_t len);
-/* Server <sgidx> failed / answered: health accounting (auto_eject_hosts). */
-void worker_server_failed(struct worker *w, uint32_t sgidx);
+/* worker_route_key() found no server: the pool is empty, or every hop's server is TKO */
+#define ROUTE_NONE UINT32_MAX
+#define ROUTE_TKO  (UINT32_MAX - 1)
+
+/*
+ * The server for <key> of listening pool <pool>, looking from hop <hop> of
+ * its chain on: the first hop whose server for the key is not TKO. Returns
+ * its topology index, or ROUTE_TKO / ROUTE_NONE.
+ */
+uint32_t worker_route_key(struct worker *w, uint32_t pool, uint32_t hop, const char *key,
+                          size_t len);
+/* The hop of listening pool <pool>'s chain that server <sgidx> belongs to. */
+uint32_t worker_hop_of(struct worker *w, uint32_t pool, uint32_t sgidx);
+/* A request to server <sgidx> failed with <fault> (<why> for the log): health accounting. */
+void worker_server_failed(struct worker *w, uint32_t sgidx, enum health_fault fault,
+                          const char *why);
+/* Server <sgidx> answered a request. */
 void worker_server_ok(struct worker *w, uint32_t sgidx);
+/* A random number (xorshift32; spread, not secrecy). */
+uint32_t worker_rand(struct worker *w);
+
+/* proxy/probe.c: probe TKO server <sgidx> until it answers, then bring it back. */
+void probe_start(struct worker *w, uint32_t sgidx);
 
 #endif

@@ -1,7 +1,8 @@
 """auto_eject_hosts: a dead server leaves the ketama continuum and its keys
 re-hash onto the live servers exactly as under nutcracker (only live servers
 are placed on the ring), while the other servers' keys stay where they were.
-Without auto_eject_hosts the dead server's keys fail fast with SERVER_ERROR.
+Without auto_eject_hosts the dead server's keys fail fast with SERVER_ERROR:
+the refused connection marks it TKO (test_failover.py has the rest).
 
 Ejection is decided per worker thread in ketch; these tests run one worker
 so that the sequence of failures is the same as in nutcracker's one loop."""
@@ -105,5 +106,9 @@ def test_without_eject_dead_server_keys_fail_fast(tmp_path, live, proxy_bin):
     assert all(first[k].startswith(b"SERVER_ERROR") for k in failed), first
     assert sorted(failed) == sorted(k for k, r in second.items() if r != b"STORED\r\n")
     assert set(where) == set(KEYS) - set(failed)
+    # the first refusal marks it TKO (hard): from then on its keys fail without a connect
     assert stats["ej"]["server_ejects"] == 0
-    assert stats["ej"]["dead"]["server_err"] >= len(failed)
+    assert stats["ej"]["server_tkos"] == 1
+    assert stats["ej"]["dead"]["server_tko"] == 2
+    assert stats["ej"]["dead"]["server_err"] >= 1
+    assert stats["ej"]["dead"]["server_err"] + stats["ej"]["tko_fail_fast"] >= len(failed)
