@@ -112,9 +112,15 @@ START_TEST(ketch_example)
     ck_assert_ptr_nonnull(p);
     ck_assert_uint_eq(p->max_value_size, 2 * 1024 * 1024);
     ck_assert_str_eq(p->servers[2].addr.host, "2001:db8::3");
+    ck_assert_str_eq(p->gutter, "web_gutter");
     p = conf_pool_find(conf, "web_gutter");
     ck_assert_ptr_nonnull(p);
     ck_assert_int_eq(p->has_listen, 0);
+    p = conf_pool_find(conf, "sessions");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(p->route.type, CONF_ROUTE_FAILOVER);
+    ck_assert_uint_eq(p->route.nchildren, 2);
+    ck_assert_uint_eq(p->nservers, 0);
     conf_free(conf);
 }
 END_TEST
