@@ -16,6 +16,7 @@ Environment:
 
 import atexit
 import hashlib
+import heapq
 import json
 import os
 import selectors
@@ -36,15 +37,20 @@ IO_TIMEOUT_S = 10.0
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
 
-SERVER_FIELDS = frozenset([
+NC_SERVER_FIELDS = frozenset([
     "server_eof", "server_err", "server_timedout", "server_connections",
     "server_ejected_at", "requests", "request_bytes", "responses",
     "response_bytes", "in_queue", "in_queue_bytes", "out_queue",
     "out_queue_bytes",
 ])
-POOL_FIELDS = frozenset([
+NC_POOL_FIELDS = frozenset([
     "client_eof", "client_err", "client_connections", "server_ejects",
     "forward_error", "fragments",
+])
+# ketch's own, after nutcracker's: failure handling (TKO, probes, gutter)
+KETCH_SERVER_FIELDS = frozenset(["probes", "probe_failures", "server_tko"])
+KETCH_POOL_FIELDS = frozenset([
+    "server_tkos", "gutter_requests", "tko_fail_fast", "fail_open", "server_tko",
 ])
 TOP_FIELDS = frozenset([
     "service", "source", "version", "uptime", "timestamp",
@@ -63,6 +69,12 @@ def against_nutcracker():
     return os.path.basename(proxy_bin() or "").startswith("nutcracker")
 
 
+def _stats_fields():
+    if against_nutcracker():
+        return NC_SERVER_FIELDS, NC_POOL_FIELDS
+    return NC_SERVER_FIELDS | KETCH_SERVER_FIELDS, NC_POOL_FIELDS | KETCH_POOL_FIELDS
+
+
 def proxy_bin():
     """Path of the proxy under test, or None."""
     path = os.environ.get("KETCH_BIN")
@@ -72,6 +84,10 @@ def proxy_bin():
             return None
         path = os.path.join(builddir, "ketch")
     return path
+
+
+# the stats fields the proxy under test shows
+SERVER_FIELDS, POOL_FIELDS = _stats_fields()
 
 
 def nutcracker_bin():
@@ -213,8 +229,30 @@ def tail(path, nbytes=4000):
         return "(no log: %s)" % e
 
 
-class Memcached:
+class _ServerProcess:
+    """A real server process on a loopback port: start() on a free port
+    chosen at run time, start_on() on a given one (a restart where a killed
+    instance listened). Subclasses spawn it in _launch(port)."""
+
+    PROGRAM = None
+
+    def start(self):
+        for _ in range(5):
+            if self._launch(free_port()):
+                return self
+        raise RuntimeError("%s did not start: %s" % (self.PROGRAM, tail(self.logpath)))
+
+    def start_on(self, port):
+        if not self._launch(port):
+            raise RuntimeError("%s did not start on port %d: %s" % (
+                self.PROGRAM, port, tail(self.logpath)))
+        return self
+
+
+class Memcached(_ServerProcess):
     """A real memcached on a loopback port chosen at run time."""
+
+    PROGRAM = "memcached"
 
     def __init__(self, workdir, name="mc", extra_args=("-I", "2m")):
         self.workdir = str(workdir)
@@ -224,21 +262,22 @@ class Memcached:
         self.proc = None
         self.logpath = os.path.join(self.workdir, "%s.log" % name)
 
-    def start(self):
+    def _launch(self, port):
+        """Spawn on <port>; True once it accepts connections."""
         binary = memcached_bin()
         if binary is None:
             raise RuntimeError("memcached not found")
-        for _ in range(5):
-            self.port = free_port()
-            argv = [binary, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0",
-                    "-t", "2", "-m", "64"] + self.extra_args
-            if os.geteuid() == 0:
-                argv += ["-u", "root"]
-            self.proc = spawn(argv, self.logpath)
-            if wait_port(self.port, self.proc):
-                return self
-            _stop_popen(self.proc)
-        raise RuntimeError("memcached did not start: " + tail(self.logpath))
+        self.port = port
+        argv = [binary, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0",
+                "-t", "2", "-m", "64"] + self.extra_args
+        if os.geteuid() == 0:
+            argv += ["-u", "root"]
+        self.proc = spawn(argv, self.logpath)
+        if wait_port(self.port, self.proc):
+            return True
+        _stop_popen(self.proc)
+        return False
+
 
     def stop(self):
         # memcached takes up to a second to exit on SIGTERM; it holds
@@ -273,10 +312,12 @@ def redis_bin():
         "/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK) else None)
 
 
-class RedisServer:
+class RedisServer(_ServerProcess):
     """A real redis-server on a loopback port chosen at run time, no
     persistence, its files in <workdir>. With <requirepass> every client
     (the proxy included) must AUTH first."""
+
+    PROGRAM = "redis-server"
 
     def __init__(self, workdir, name="redis", requirepass=None, extra_args=()):
         self.workdir = str(workdir)
@@ -287,23 +328,24 @@ class RedisServer:
         self.proc = None
         self.logpath = os.path.join(self.workdir, "%s.log" % name)
 
-    def start(self):
+    def _launch(self, port):
+        """Spawn on <port>; True once it accepts connections."""
         binary = redis_bin()
         if binary is None:
             raise RuntimeError("redis-server not found")
-        for _ in range(5):
-            self.port = free_port()
-            argv = [binary, "--bind", "127.0.0.1", "--port", str(self.port),
-                    "--save", "", "--appendonly", "no", "--daemonize", "no",
-                    "--dir", self.workdir, "--dbfilename", "%s.rdb" % self.name,
-                    "--protected-mode", "no"]
-            if self.requirepass is not None:
-                argv += ["--requirepass", self.requirepass]
-            self.proc = spawn(argv + self.extra_args, self.logpath)
-            if wait_port(self.port, self.proc):
-                return self
-            _stop_popen(self.proc)
-        raise RuntimeError("redis-server did not start: " + tail(self.logpath))
+        self.port = port
+        argv = [binary, "--bind", "127.0.0.1", "--port", str(self.port),
+                "--save", "", "--appendonly", "no", "--daemonize", "no",
+                "--dir", self.workdir, "--dbfilename", "%s.rdb" % self.name,
+                "--protected-mode", "no"]
+        if self.requirepass is not None:
+            argv += ["--requirepass", self.requirepass]
+        self.proc = spawn(argv + self.extra_args, self.logpath)
+        if wait_port(self.port, self.proc):
+            return True
+        _stop_popen(self.proc)
+        return False
+
 
     def stop(self):
         if self.proc is not None:
@@ -344,9 +386,9 @@ class RedisServer:
         return found
 
 
-class SilentServer:
-    """A fake backend that accepts connections, reads and discards whatever
-    arrives, and never answers: the fault a real server cannot produce."""
+class _FakeServer:
+    """A listening socket on a free loopback port served by a thread
+    (self._run, until self._stop is set): the base of the fake backends."""
 
     def __init__(self):
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -356,7 +398,6 @@ class SilentServer:
         self.lsock.setblocking(False)
         self.port = self.lsock.getsockname()[1]
         self.accepted = 0
-        self.bytes_in = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -367,6 +408,24 @@ class SilentServer:
     def start(self):
         self._thread.start()
         return self
+
+    def _run(self):
+        raise NotImplementedError
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(STOP_TIMEOUT_S)
+        self.lsock.close()
+
+
+class SilentServer(_FakeServer):
+    """A fake backend that accepts connections, reads and discards whatever
+    arrives, and never answers: the fault a real server cannot produce."""
+
+    def __init__(self):
+        super().__init__()
+        self.bytes_in = 0
 
     def _run(self):
         sel = selectors.DefaultSelector()
@@ -400,12 +459,173 @@ class SilentServer:
                 c.close()
             sel.close()
 
-    def stop(self):
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(STOP_TIMEOUT_S)
-        self.lsock.close()
+class ScriptedServer(_FakeServer):
+    """A fake backend that answers by script, for the faults a real server
+    cannot produce on demand: half a reply and then silence, a reply that
+    comes after the proxy gave up on it.
 
+    Requests are framed as <protocol> frames them ("memcache": a command
+    line, plus the data block of a storage command; "redis": an array of
+    bulk strings, or an inline command line). self.script(args) gets one
+    request as a list of bytes (the words of the command line, a storage
+    command's data block appended; a Redis command's arguments) and returns
+    what to send back:
+      bytes                     sent at once (b"" or None: nothing)
+      [(delay_s, bytes), ...]   each chunk <delay_s> after the request
+      [..., STALL]              the chunks before STALL, then this connection
+                                answers nothing more, whatever arrives
+    Replies on one connection go out in the order of their requests (a
+    chunk never overtakes an earlier one). self.script may be replaced while
+    the server runs. self.requests lists every request seen, self.accepted
+    counts connections, pending() the chunks not sent yet."""
+
+    STALL = object()
+
+    def __init__(self, script, protocol="memcache"):
+        if protocol not in ("memcache", "redis"):
+            raise ValueError("protocol %r" % protocol)
+        super().__init__()
+        self.script = script
+        self.protocol = protocol
+        self.requests = []
+        self.sent_chunks = 0
+        self._lock = threading.Lock()
+        self._sends = []  # heap of (due, seq, conn, bytes)
+        self._seq = 0
+
+    def pending(self):
+        with self._lock:
+            return len(self._sends)
+
+    # framing: (request args, bytes used) or None while incomplete
+
+    _STORAGE = (b"set", b"add", b"replace", b"append", b"prepend", b"cas")
+
+    @classmethod
+    def _frame_memcache(cls, buf):
+        i = buf.find(b"\r\n")
+        if i < 0:
+            return None
+        words = bytes(buf[:i]).split()
+        used = i + 2
+        if words and words[0].lower() in cls._STORAGE and len(words) >= 5:
+            try:
+                nbytes = int(words[4])
+            except ValueError:
+                return words, used
+            if len(buf) < used + nbytes + 2:
+                return None
+            return words + [bytes(buf[used:used + nbytes])], used + nbytes + 2
+        return words, used
+
+    @staticmethod
+    def _frame_redis(buf):
+        if not buf.startswith(b"*"):
+            i = buf.find(b"\r\n")
+            return None if i < 0 else (bytes(buf[:i]).split(), i + 2)
+        i = buf.find(b"\r\n")
+        if i < 0:
+            return None
+        n, pos, args = int(buf[1:i]), i + 2, []
+        for _ in range(n):
+            j = buf.find(b"\r\n", pos)
+            if j < 0:
+                return None
+            size = int(buf[pos + 1:j])
+            if len(buf) < j + 2 + size + 2:
+                return None
+            args.append(bytes(buf[j + 2:j + 2 + size]))
+            pos = j + 2 + size + 2
+        return args, pos
+
+    def _answer(self, conn, state, args):
+        self.requests.append(args)
+        reply = self.script(args)
+        if not reply:
+            return
+        if isinstance(reply, (bytes, bytearray)):
+            reply = [(0.0, bytes(reply))]
+        now = time.monotonic()
+        with self._lock:
+            for chunk in reply:
+                if chunk is self.STALL:
+                    state["stalled"] = True
+                    break
+                delay, data = chunk
+                due = max(now + delay, state["last_due"])
+                state["last_due"] = due
+                self._seq += 1
+                heapq.heappush(self._sends, (due, self._seq, conn, data))
+
+    def _flush_due(self):
+        now = time.monotonic()
+        while True:
+            with self._lock:
+                if not self._sends or self._sends[0][0] > now:
+                    return
+                _, _, conn, data = heapq.heappop(self._sends)
+            try:
+                conn.setblocking(True)
+                conn.settimeout(1.0)
+                conn.sendall(data)
+                self.sent_chunks += 1
+            except OSError:
+                pass  # the proxy closed it; a late chunk has no reader
+            finally:
+                try:
+                    conn.setblocking(False)
+                except OSError:
+                    pass
+
+    def _run(self):
+        frame = self._frame_memcache if self.protocol == "memcache" else self._frame_redis
+        sel = selectors.DefaultSelector()
+        sel.register(self.lsock, selectors.EVENT_READ)
+        states = {}
+        try:
+            while not self._stop.is_set():
+                with self._lock:
+                    wait = 0.05
+                    if self._sends:
+                        wait = min(wait, max(0.0, self._sends[0][0] - time.monotonic()))
+                for key, _ in sel.select(timeout=wait):
+                    if key.fileobj is self.lsock:
+                        try:
+                            c, _ = self.lsock.accept()
+                        except OSError:
+                            continue
+                        c.setblocking(False)
+                        states[c] = {"buf": bytearray(), "stalled": False, "last_due": 0.0}
+                        self.accepted += 1
+                        sel.register(c, selectors.EVENT_READ)
+                        continue
+                    conn = key.fileobj
+                    state = states[conn]
+                    try:
+                        data = conn.recv(65536)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        sel.unregister(conn)
+                        conn.close()
+                        del states[conn]
+                        continue
+                    if state["stalled"]:
+                        continue
+                    state["buf"] += data
+                    while not state["stalled"]:
+                        got = frame(state["buf"])
+                        if got is None:
+                            break
+                        args, used = got
+                        del state["buf"][:used]
+                        if args:
+                            self._answer(conn, state, args)
+                self._flush_due()
+        finally:
+            for c in states:
+                c.close()
+            sel.close()
 
 # --------------------------------------------------------------------------
 # the proxy
@@ -595,6 +815,16 @@ class Cluster:
         s = SilentServer()
         self._owned.append(s)
         return s.start()
+
+    def scripted(self, script, protocol="memcache"):
+        s = ScriptedServer(script, protocol)
+        self._owned.append(s)
+        return s.start()
+
+    def adopt(self, thing):
+        """Stop <thing> (anything with stop()) with the rest at close()."""
+        self._owned.append(thing)
+        return thing
 
     def proxy(self, pools, **kw):
         p = Proxy(self.workdir, pools, **kw)
