@@ -326,6 +326,22 @@ mc_backend_data_done(struct backend *be)
     spans_reset(&be->blk); /* a key we did not ask for: drop it */
 }
 
+/*
+ * Whether the error line at <p> says the server cannot serve now ("out of
+ * memory", "busy"...), so that a gutter may: every SERVER_ERROR but the one
+ * about the request itself.
+ */
+static int
+mc_server_busy(const uint8_t *p, uint32_t len)
+{
+    static const char server_error[] = "SERVER_ERROR ",
+                      too_large[] = "SERVER_ERROR object too large";
+
+    return len >= sizeof(server_error) - 1 &&
+           memcmp(p, server_error, sizeof(server_error) - 1) == 0 &&
+           !(len >= sizeof(too_large) - 1 && memcmp(p, too_large, sizeof(too_large) - 1) == 0);
+}
+
 static int
 mc_backend_line(struct backend *be, const uint8_t *p, uint32_t avail)
 {
@@ -368,6 +384,7 @@ mc_backend_line(struct backend *be, const uint8_t *p, uint32_t avail)
             return 1;
         }
         head->error = r->type == MC_RSP_ERROR;
+        head->busy = head->error && mc_server_busy(p, r->line_len);
         if (!head->req->split || head->error) {
             spans_add(&head->rsp, c->rbuf, c->rpos, r->line_len);
         }
@@ -377,6 +394,7 @@ mc_backend_line(struct backend *be, const uint8_t *p, uint32_t avail)
             return 1;
         }
         spans_add(&head->rsp, c->rbuf, c->rpos, r->line_len);
+        head->busy = r->type == MC_RSP_ERROR && mc_server_busy(p, r->line_len);
     }
     c->rpos += r->line_len;
     backend_complete(be, head);

@@ -1036,6 +1036,22 @@ rd_value_done(struct backend *be, struct frag *head)
     return 0;
 }
 
+/* Whether the error line at <p> says the server cannot serve now, so that a gutter may. */
+static int
+rd_server_busy(const uint8_t *p, uint32_t len)
+{
+    static const char *const busy[] = {"-LOADING ", "-BUSY ", "-MASTERDOWN "};
+
+    for (size_t i = 0; i < KT_NELEMS(busy); i++) {
+        size_t n = strlen(busy[i]);
+
+        if (len >= n && memcmp(p, busy[i], n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int
 rd_backend_line(struct backend *be, const uint8_t *p, uint32_t avail)
 {
@@ -1057,6 +1073,7 @@ rd_backend_line(struct backend *be, const uint8_t *p, uint32_t avail)
     STATS_ADD(c->w->sstats[head->sgidx].response_bytes, ln.line_len);
     if (top && !head->main_done) {
         head->error = ln.type == '-';
+        head->busy = head->error && rd_server_busy(p, ln.line_len);
         head->ival = ln.type == ':' ? ln.value : 0;
     }
     /* a split MGET keeps its elements, not its array header */

@@ -151,6 +151,7 @@ frag_reset(struct frag *frag)
 {
     frag->failed = 0;
     frag->error = 0;
+    frag->busy = 0;
     frag->main_done = 0;
     frag->nextra = 0;
     frag->kpos = 0;
@@ -256,14 +257,22 @@ req_failover(struct req *req, struct frag *frag, uint32_t hop)
     return 1;
 }
 
-void
-frag_fail(struct frag *frag, const char *msg)
+int
+frag_retry(struct frag *frag)
 {
     struct req *req = frag->req;
     uint32_t nchain = req->w->topo->pools[req->pool].nchain;
 
-    if (frag->hop + 1 < nchain && !req->internal && !req->broadcast &&
-        req_failover(req, frag, frag->hop + 1)) {
+    return frag->hop + 1 < nchain && !req->internal && !req->broadcast &&
+           req_failover(req, frag, frag->hop + 1);
+}
+
+void
+frag_fail(struct frag *frag, const char *msg)
+{
+    struct req *req = frag->req;
+
+    if (frag_retry(frag)) {
         return;
     }
     STATS_INC(req->w->pstats[req->pool].forward_error);

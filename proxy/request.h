@@ -52,6 +52,7 @@ struct frag {
     unsigned error : 1;     /* the server answered with an error */
     unsigned main_done : 1; /* the client's reply is in; nextra replies follow */
     unsigned retired : 1;   /* failed over: its keys went on in other fragments */
+    unsigned busy : 1;      /* the server answered that it cannot serve now (gutter-worthy) */
     /* the span lists last: a reused request keeps their arrays (req_create) */
     struct spans out; /* bytes made for it; empty: send req->in (owned refs) */
     struct spans rsp; /* the reply, unless filed per key (owned refs) */
@@ -122,6 +123,11 @@ void req_group(struct req *req, const uint32_t *sg);
 /* Send <req> as one fragment carrying its own bytes to <sgidx>. */
 void req_forward(struct req *req, uint32_t sgidx, uint32_t hint);
 
+/*
+ * Send <frag>'s keys on to the next hop of the chain, if there is one and
+ * the request may go; returns 1 when they went (frag is then done with).
+ */
+int frag_retry(struct frag *frag);
 /* <frag> has its reply (or failed): account for it and complete the request when all are in. */
 void frag_done(struct frag *frag);
 /*

@@ -1251,6 +1251,39 @@ def test_gutter_ttl_defaults_to_10_s(cluster, proto):
     assert all(t is not None and 1 <= t <= 10 for t in ttls.values()), ttls
 
 
+@pytest.mark.parametrize("with_gutter", [True, False])
+def test_out_of_memory_goes_to_the_gutter(cluster, with_gutter):
+    """A live server that answers SERVER_ERROR out of memory (a real memcached
+    with -M and 1 MiB) cannot take the write; the gutter can, for gutter_ttl.
+    The server is not marked TKO for it: it answered. Without a gutter the
+    client gets the server's own error."""
+    full, = cluster.memcached(1, prefix="full", extra_args=("-M", "-m", "1", "-I", "512k"))
+    gutter, = cluster.memcached(1, prefix="gutter")
+    pools = {"front": front_pool(Mc, [full], ["full"], gutter="gutter" if with_gutter else None)}
+    if with_gutter:
+        pools["gutter"] = backend_pool(Mc, [gutter], ["g1"])
+    proxy = cluster.proxy(pools)
+    value = b"x" * 100000
+    replies = {}
+    with Mc.connect(proxy) as c:
+        for i in range(40):
+            k = "oom-%d" % i
+            replies[k] = c.set(k, value)
+    refused = sorted(k for k in replies if not full.present([k]))
+    assert refused, "memcached -m 1 took 40 values of 100 KB: %r" % replies
+    if with_gutter:
+        assert all(r == b"STORED\r\n" for r in replies.values()), replies
+        for k in refused:
+            ttl = Mc.ttl(gutter, k)
+            assert ttl is not None and 0 < ttl <= GUTTER_TTL, (k, ttl)
+        assert proxy.stats()["front"]["gutter_requests"] >= len(refused)
+    else:
+        for k in refused:
+            assert replies[k] == b"SERVER_ERROR out of memory storing object\r\n", replies[k]
+    st = proxy.stats()["front"]
+    assert st["full"]["server_tko"] == 0 and st["server_tkos"] == 0, st
+
+
 @pytest.mark.parametrize("proto", ["memcached", "redis"])
 def test_a_miss_is_not_retried_on_the_gutter(cluster, proto):
     """The gutter is for failures only: a healthy server's miss stays a miss
