@@ -166,7 +166,7 @@ backend_complete(struct backend *be, struct frag *head)
     STATS_ADD(st->out_queue_bytes, -(int64_t)head->out_bytes);
     STATS_INC(st->responses);
     worker_server_ok(w, head->sgidx);
-    if (head->busy && frag_retry(head)) {
+    if (head->error && head->req->proto->busy(&head->rsp) && frag_retry(head)) {
         return; /* the server is up but cannot serve it: the gutter may */
     }
     frag_done(head);

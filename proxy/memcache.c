@@ -327,19 +327,25 @@ mc_backend_data_done(struct backend *be)
 }
 
 /*
- * Whether the error line at <p> says the server cannot serve now ("out of
+ * Whether error reply <rsp> says the server cannot serve now ("out of
  * memory", "busy"...), so that a gutter may: every SERVER_ERROR but the one
  * about the request itself.
  */
 static int
-mc_server_busy(const uint8_t *p, uint32_t len)
+mc_busy(const struct spans *rsp)
 {
     static const char server_error[] = "SERVER_ERROR ",
                       too_large[] = "SERVER_ERROR object too large";
+    const struct span *sp = &rsp->v[0];
 
-    return len >= sizeof(server_error) - 1 &&
+    if (rsp->n == 0) {
+        return 0;
+    }
+    const uint8_t *p = sp->b->data + sp->off;
+
+    return sp->len >= sizeof(server_error) - 1 &&
            memcmp(p, server_error, sizeof(server_error) - 1) == 0 &&
-           !(len >= sizeof(too_large) - 1 && memcmp(p, too_large, sizeof(too_large) - 1) == 0);
+           !(sp->len >= sizeof(too_large) - 1 && memcmp(p, too_large, sizeof(too_large) - 1) == 0);
 }
 
 static int
@@ -384,7 +390,6 @@ mc_backend_line(struct backend *be, const uint8_t *p, uint32_t avail)
             return 1;
         }
         head->error = r->type == MC_RSP_ERROR;
-        head->busy = head->error && mc_server_busy(p, r->line_len);
         if (!head->req->split || head->error) {
             spans_add(&head->rsp, c->rbuf, c->rpos, r->line_len);
         }
@@ -394,7 +399,7 @@ mc_backend_line(struct backend *be, const uint8_t *p, uint32_t avail)
             return 1;
         }
         spans_add(&head->rsp, c->rbuf, c->rpos, r->line_len);
-        head->busy = r->type == MC_RSP_ERROR && mc_server_busy(p, r->line_len);
+        head->error = r->type == MC_RSP_ERROR;
     }
     c->rpos += r->line_len;
     backend_complete(be, head);
@@ -418,4 +423,5 @@ const struct proto_ops proto_memcache = {
     .backend_open = mc_backend_open,
     .encode = mc_encode,
     .can_split = mc_can_split,
+    .busy = mc_busy,
 };

@@ -43,6 +43,8 @@ struct proto_ops {
     void (*encode)(struct req *req, struct frag *frag, uint32_t ttl);
     /* Whether <req>'s keys may be sent to several servers and the replies merged. */
     int (*can_split)(const struct req *req);
+    /* Whether error reply <rsp> says the server cannot serve now, so that a gutter may. */
+    int (*busy)(const struct spans *rsp);
 };
 
 extern const struct proto_ops proto_memcache;

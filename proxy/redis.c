@@ -1013,11 +1013,16 @@ rd_value_done(struct backend *be, struct frag *head)
     if (!complete) {
         return 0;
     }
-    if (head->main_done) {
-        /* the reply to the proxy's own PEXPIRE after a gutter write: dropped */
-        spans_reset(&be->blk);
-        if (--head->nextra == 0) {
-            backend_complete(be, head);
+    if (head->nextra > 0) {
+        /* a write on a gutter: its reply, then the proxy's PEXPIREs', dropped */
+        if (!head->main_done) {
+            spans_move(&head->rsp, &be->blk);
+            head->main_done = 1;
+        } else {
+            spans_reset(&be->blk);
+            if (--head->nextra == 0) {
+                backend_complete(be, head);
+            }
         }
         return 0;
     }
@@ -1028,24 +1033,25 @@ rd_value_done(struct backend *be, struct frag *head)
         backend_fail(be, UV_EACCES, "server refused AUTH or SELECT");
         return 1;
     }
-    if (head->nextra > 0) {
-        head->main_done = 1;
-        return 0;
-    }
     backend_complete(be, head);
     return 0;
 }
 
-/* Whether the error line at <p> says the server cannot serve now, so that a gutter may. */
+/* Whether error reply <rsp> says the server cannot serve now, so that a gutter may. */
 static int
-rd_server_busy(const uint8_t *p, uint32_t len)
+rd_busy(const struct spans *rsp)
 {
     static const char *const busy[] = {"-LOADING ", "-BUSY ", "-MASTERDOWN "};
+    const struct span *sp = &rsp->v[0];
+
+    if (rsp->n == 0) {
+        return 0;
+    }
 
     for (size_t i = 0; i < KT_NELEMS(busy); i++) {
         size_t n = strlen(busy[i]);
 
-        if (len >= n && memcmp(p, busy[i], n) == 0) {
+        if (sp->len >= n && memcmp(sp->b->data + sp->off, busy[i], n) == 0) {
             return 1;
         }
     }
@@ -1071,9 +1077,8 @@ rd_backend_line(struct backend *be, const uint8_t *p, uint32_t avail)
         return 1;
     }
     STATS_ADD(c->w->sstats[head->sgidx].response_bytes, ln.line_len);
-    if (top && !head->main_done) {
+    if (top && !(head->nextra > 0 && head->main_done)) {
         head->error = ln.type == '-';
-        head->busy = head->error && rd_server_busy(p, ln.line_len);
         head->ival = ln.type == ':' ? ln.value : 0;
     }
     /* a split MGET keeps its elements, not its array header */
@@ -1151,4 +1156,5 @@ const struct proto_ops proto_redis = {
     .backend_open = rd_backend_open,
     .encode = rd_encode,
     .can_split = rd_can_split,
+    .busy = rd_busy,
 };

@@ -151,7 +151,6 @@ frag_reset(struct frag *frag)
 {
     frag->failed = 0;
     frag->error = 0;
-    frag->busy = 0;
     frag->main_done = 0;
     frag->nextra = 0;
     frag->kpos = 0;
@@ -282,13 +281,13 @@ frag_fail(struct frag *frag, const char *msg)
     frag_done(frag);
 }
 
-void
-req_send(struct req *req, struct frag *frag, uint32_t sgidx, uint32_t hint)
+/* req_send() past the first hop, or nowhere to send. */
+static void __attribute__((noinline))
+req_send_on(struct req *req, struct frag *frag, uint32_t sgidx, uint32_t hint)
 {
     struct worker *w = req->w;
     const struct pool *lp = &w->topo->pools[req->pool];
 
-    frag->req = req;
     if (sgidx == ROUTE_TKO || sgidx == ROUTE_NONE) {
         frag->hop = lp->nchain; /* nowhere further to go */
         if (sgidx == ROUTE_TKO) {
@@ -297,13 +296,25 @@ req_send(struct req *req, struct frag *frag, uint32_t sgidx, uint32_t hint)
         frag_fail(frag, sgidx == ROUTE_TKO ? "server marked down" : "no server available");
         return;
     }
-    frag->hop = lp->nchain > 1 ? worker_hop_of(w, req->pool, sgidx) : 0;
+    frag->hop = worker_hop_of(w, req->pool, sgidx);
     if (frag->hop > 0) {
         STATS_INC(w->pstats[req->pool].gutter_requests);
         spans_reset(&frag->out);
         req->proto->encode(req, frag, lp->gutter_ttl_s);
     }
     backend_send(w, sgidx, frag, hint);
+}
+
+void
+req_send(struct req *req, struct frag *frag, uint32_t sgidx, uint32_t hint)
+{
+    frag->req = req;
+    if (sgidx >= ROUTE_TKO || req->w->topo->pools[req->pool].nchain > 1) {
+        req_send_on(req, frag, sgidx, hint);
+        return;
+    }
+    frag->hop = 0; /* a pool without a gutter: the only hop */
+    backend_send(req->w, sgidx, frag, hint);
 }
 
 void

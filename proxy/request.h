@@ -40,19 +40,18 @@ struct frag {
     TAILQ_ENTRY(frag) link; /* backend FIFO */
     struct req *req;        /* owner (ref) */
     uint32_t sgidx;         /* server it went to */
+    uint32_t nextra;        /* replies to the proxy's own commands after the client's */
     uint64_t deadline_ms;   /* loop time by which it must be answered; 0 = none */
     uint64_t out_bytes;     /* bytes sent */
     uint32_t *keyidx;       /* split: the request key indices it carries (owned) */
     uint32_t nkeys;         /* of keyidx */
     uint32_t kpos;          /* split: next keyidx to file a value under */
     int64_t ival;           /* Redis integer reply (DEL/EXISTS/... counts) */
-    uint32_t hop;           /* of the listening pool's chain: 0 primary, then gutters */
-    uint32_t nextra;        /* replies to the proxy's own commands after the client's */
     unsigned failed : 1;    /* answered by the proxy with an error */
     unsigned error : 1;     /* the server answered with an error */
     unsigned main_done : 1; /* the client's reply is in; nextra replies follow */
     unsigned retired : 1;   /* failed over: its keys went on in other fragments */
-    unsigned busy : 1;      /* the server answered that it cannot serve now (gutter-worthy) */
+    uint32_t hop;           /* of the listening pool's chain: 0 primary, then gutters */
     /* the span lists last: a reused request keeps their arrays (req_create) */
     struct spans out; /* bytes made for it; empty: send req->in (owned refs) */
     struct spans rsp; /* the reply, unless filed per key (owned refs) */
@@ -79,11 +78,11 @@ struct req {
     uint8_t *copies;     /* keys that straddled two chunks, copied (owned) */
     /* routing and replies */
     uint32_t nkeys;
+    uint32_t frags_cap;   /* split: allocated, room for a failover of every key */
     struct req_key *keys; /* nkeys (owned, or &key1) */
     struct req_key key1;  /* storage for a single key */
     uint32_t npending;    /* fragments not yet answered */
     uint32_t nfrags;
-    uint32_t frags_cap;     /* split: allocated, room for a failover of every key */
     struct frag *frags;     /* nfrags (owned, or &frag1) */
     struct spans *kv;       /* split: per-key values (owned) */
     unsigned noreply : 1;   /* the client asked for no reply */

@@ -185,8 +185,7 @@ worker_rand(struct worker *w)
     return w->rand_state;
 }
 
-/* The server of pool <p> itself for <key>, TKO or not, or ROUTE_NONE. */
-static uint32_t
+uint32_t
 worker_pool_key(struct worker *w, uint32_t p, const char *key, size_t len)
 {
     const struct pool *pool = &w->topo->pools[p];
@@ -210,14 +209,14 @@ worker_pool_key(struct worker *w, uint32_t p, const char *key, size_t len)
 }
 
 uint32_t
-worker_route_key(struct worker *w, uint32_t p, uint32_t hop, const char *key, size_t len)
+worker_route_on(struct worker *w, uint32_t p, uint32_t hop, uint32_t sgidx, const char *key,
+                size_t len)
 {
     const struct pool *lp = &w->topo->pools[p];
-    int tko = 0;
+    int tko = sgidx != ROUTE_NONE;
 
-    for (; hop < lp->nchain; hop++) {
-        uint32_t sgidx = worker_pool_key(w, lp->chain[hop], key, len);
-
+    while (++hop < lp->nchain) {
+        sgidx = worker_pool_key(w, lp->chain[hop], key, len);
         if (sgidx == ROUTE_NONE) {
             continue;
         }

@@ -15,6 +15,7 @@
 #include "proxy/stats.h"
 
 #include "proxy/health.h"
+#include "proxy/topology.h"
 
 struct topology;
 struct instance;
@@ -79,13 +80,28 @@ worker_now(struct worker *w)
 #define ROUTE_NONE UINT32_MAX
 #define ROUTE_TKO  (UINT32_MAX - 1)
 
+/* The server of pool <pool> itself for <key>, TKO or not, or ROUTE_NONE. */
+uint32_t worker_pool_key(struct worker *w, uint32_t pool, const char *key, size_t len);
+/* The rest of worker_route_key(): hop <hop>'s server <sgidx> is TKO or there is none. */
+uint32_t worker_route_on(struct worker *w, uint32_t pool, uint32_t hop, uint32_t sgidx,
+                         const char *key, size_t len);
+
 /*
- * The server for <key> of listening pool <pool>, looking from hop <hop> of
- * its chain on: the first hop whose server for the key is not TKO. Returns
- * its topology index, or ROUTE_TKO / ROUTE_NONE.
+ * The server for <key> of listening pool <pool>, looking from hop <hop>
+ * (below the chain's length) on: the first hop whose server for the key is
+ * not TKO. Returns its topology index, or ROUTE_TKO / ROUTE_NONE.
  */
-uint32_t worker_route_key(struct worker *w, uint32_t pool, uint32_t hop, const char *key,
-                          size_t len);
+static inline uint32_t
+worker_route_key(struct worker *w, uint32_t pool, uint32_t hop, const char *key, size_t len)
+{
+    uint32_t sgidx = worker_pool_key(w, w->topo->pools[pool].chain[hop], key, len);
+
+    if (sgidx != ROUTE_NONE && !health_is_tko(&w->topo->health[sgidx])) {
+        return sgidx; /* the usual case: the first pool asked has a healthy server */
+    }
+    return worker_route_on(w, pool, hop, sgidx, key, len);
+}
+
 /* The hop of listening pool <pool>'s chain that server <sgidx> belongs to. */
 uint32_t worker_hop_of(struct worker *w, uint32_t pool, uint32_t sgidx);
 /* A request to server <sgidx> failed with <fault> (<why> for the log): health accounting. */
