@@ -67,6 +67,8 @@ static void
 stats_render_pool(struct instance *inst, const struct pool *pool, struct sbuf *s)
 {
     struct stats_pool ps;
+    uint32_t ntko = 0;
+    int *tko;
 
     memset(&ps, 0, sizeof(ps));
     for (uint32_t w = 0; w < inst->nworkers; w++) {
@@ -80,7 +82,13 @@ stats_render_pool(struct instance *inst, const struct pool *pool, struct sbuf *s
     sbuf_printf(s, ": {");
 #define STATS_PRINT_POOL(name, kind) sbuf_printf(s, "\"" #name "\":%lld, ", (long long)ps.name);
     STATS_POOL_LIST(STATS_PRINT_POOL)
-    sbuf_printf(s, "\"server_tko\":%u", __atomic_load_n(&pool->health.ntko, __ATOMIC_RELAXED));
+    /* one read of each server's health, so that the pool's count agrees with its servers' */
+    tko = kt_calloc(pool->nservers ? pool->nservers : 1, sizeof(*tko));
+    for (uint32_t i = 0; i < pool->nservers; i++) {
+        tko[i] = (int)health_state(&inst->topo->health[pool->servers[i].gidx]);
+        ntko += tko[i] != HEALTH_UP;
+    }
+    sbuf_printf(s, "\"server_tko\":%u", ntko);
     for (uint32_t i = 0; i < pool->nservers; i++) {
         const struct server *srv = &pool->servers[i];
         struct stats_server ss;
@@ -101,9 +109,10 @@ stats_render_pool(struct instance *inst, const struct pool *pool, struct sbuf *s
         sbuf_printf(s, ": {");
 #define STATS_PRINT_SERVER(name, kind) sbuf_printf(s, "\"" #name "\":%lld, ", (long long)ss.name);
         STATS_SERVER_LIST(STATS_PRINT_SERVER)
-        sbuf_printf(s, "\"server_tko\":%d", (int)health_state(&inst->topo->health[srv->gidx]));
+        sbuf_printf(s, "\"server_tko\":%d", tko[i]);
         sbuf_printf(s, "}");
     }
+    kt_free(tko);
     sbuf_printf(s, "}");
 }
 
