@@ -105,8 +105,12 @@ backend_fail(struct backend *be, int status, const char *msg)
     uv_timer_stop(&be->timer);
     spans_reset(&be->blk);
     conn_close(&be->c);
-    if (sgidx != UINT32_MAX) {
-        /* health first: the fragments below may fail over, and must see the server TKO */
+    if (sgidx != UINT32_MAX && !(be->connected && be->nfifo == 0)) {
+        /*
+         * health first: the fragments below may fail over, and must see the
+         * server TKO. An idle connection the server (or a middlebox) closed
+         * owed nobody an answer: it says nothing of the server's health.
+         */
         worker_server_failed(w, sgidx, backend_fault(status),
                              msg != NULL ? msg : uv_strerror(status));
     }

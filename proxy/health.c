@@ -53,6 +53,9 @@ health_failed(struct health *h, struct health_pool *hp, enum health_fault fault,
         return HEALTH_COUNTED;
     }
     if (!health_take_place(hp)) {
+        if (health_is_tko(h)) {
+            return HEALTH_ALREADY; /* another worker took the last place for this very server */
+        }
         if (__atomic_exchange_n(&hp->fail_open, 1, __ATOMIC_RELAXED) == 0) {
             return HEALTH_FAIL_OPEN_ENTERED;
         }

@@ -174,9 +174,7 @@ mc_dispatch(struct req *req)
             for (uint32_t j = 0; j < req->nfrags; j++) {
                 mc_encode_frag(req, &req->frags[j], 0);
             }
-            for (uint32_t j = 0; j < req->nfrags; j++) {
-                req_send(req, &req->frags[j], req->frags[j].sgidx, j);
-            }
+            req_send_frags(req, 0);
             return;
         }
         kt_free(sg);

@@ -323,9 +323,7 @@ rd_route(struct req *req)
         for (uint32_t j = 0; j < req->nfrags; j++) {
             rd_encode_split(req, &req->frags[j]);
         }
-        for (uint32_t j = 0; j < req->nfrags; j++) {
-            req_send(req, &req->frags[j], req->frags[j].sgidx, j);
-        }
+        req_send_frags(req, 0);
     } else {
         rd_reply(req, "-ERR keys in '%s' command hash to different servers", d->name);
     }

@@ -199,6 +199,7 @@ req_make_split(struct req *req)
 
     req->frags_cap = req->nkeys * nchain;
     req->frags = kt_calloc(req->frags_cap, sizeof(*req->frags));
+    req->nfrags = 0; /* a request that was not split counted its frag1 */
     req->kv = kt_calloc(req->nkeys, sizeof(*req->kv));
     req->split = 1;
 }
@@ -250,9 +251,7 @@ req_failover(struct req *req, struct frag *frag, uint32_t hop)
     first = req_add_frags(req, keyidx, n, sg);
     kt_free(sg);
     req->npending += req->nfrags - first - 1;
-    for (uint32_t j = first, end = req->nfrags; j < end; j++) {
-        req_send(req, &req->frags[j], req->frags[j].sgidx, j);
-    }
+    req_send_frags(req, first);
     return 1;
 }
 
@@ -300,6 +299,7 @@ req_send_on(struct req *req, struct frag *frag, uint32_t sgidx, uint32_t hint)
     if (frag->hop > 0) {
         STATS_INC(w->pstats[req->pool].gutter_requests);
         spans_reset(&frag->out);
+        frag->nextra = 0; /* encode counts the replies it adds */
         req->proto->encode(req, frag, lp->gutter_ttl_s);
     }
     backend_send(w, sgidx, frag, hint);
@@ -315,6 +315,14 @@ req_send(struct req *req, struct frag *frag, uint32_t sgidx, uint32_t hint)
     }
     frag->hop = 0; /* a pool without a gutter: the only hop */
     backend_send(req->w, sgidx, frag, hint);
+}
+
+void
+req_send_frags(struct req *req, uint32_t first)
+{
+    for (uint32_t j = first, end = req->nfrags; j < end; j++) {
+        req_send(req, &req->frags[j], req->frags[j].sgidx, j);
+    }
 }
 
 void

@@ -119,6 +119,13 @@ void req_reply_error(struct req *req, const char *msg);
 void req_send(struct req *req, struct frag *frag, uint32_t sgidx, uint32_t hint);
 /* Split <req> by server: one fragment per distinct sg[i] over its keys (keyidx set). */
 void req_group(struct req *req, const uint32_t *sg);
+/*
+ * Send fragments <first> .. nfrags - 1 of <req>, each to its sgidx. The
+ * request may complete (and be freed) in the last send, and a fragment
+ * that fails at once may append fragments of its own: they are sent where
+ * they are made, not here.
+ */
+void req_send_frags(struct req *req, uint32_t first);
 /* Send <req> as one fragment carrying its own bytes to <sgidx>. */
 void req_forward(struct req *req, uint32_t sgidx, uint32_t hint);
 

@@ -1251,6 +1251,75 @@ def test_gutter_ttl_defaults_to_10_s(cluster, proto):
     assert all(t is not None and 1 <= t <= 10 for t in ttls.values()), ttls
 
 
+class Unreachable(Vacant):
+    """An address whose connect fails at once, inside the connect call
+    (ENETUNREACH for a multicast address here; where the route differs it
+    fails by the pool's timeout instead, and the test still holds)."""
+
+    @property
+    def addr(self):
+        return "224.0.0.1:11211"
+
+
+@pytest.mark.parametrize("proto", ["memcached", "redis"])
+def test_split_request_whose_part_fails_at_once(cluster, proto):
+    """A multi-key request split over a healthy server and one whose
+    connect fails synchronously (kept in service: max_tko_share 0): the
+    failed part moves to the gutter while the request is still being sent,
+    and every key comes back once, with its value."""
+    proto = PROTOS[proto]
+    proto.require()
+    real, = proto.start(cluster, 1, "s")
+    gutter, = proto.start(cluster, 1, "gutter")
+    proxy = cluster.proxy({
+        "front": front_pool(proto, [real, Unreachable()], ["s1", "s2"], gutter="gutter",
+                            max_tko_share=0),
+        "gutter": backend_pool(proto, [gutter], ["g1"]),
+    })
+    keys = kt.make_keys(40, "sync-" + proto.name)
+    set_all(proto, proxy, keys, b"v")
+    assert real.present(keys) and gutter.present(keys), "keys should span both servers"
+    with proto.connect(proxy) as c:
+        for _ in range(20):
+            status, got = proto.mget(c, keys)
+            assert status == "ok", got
+            assert got == {k: k.encode() + b"|v" for k in keys}, sorted(set(keys) - set(got))[:5]
+    assert proxy.alive()
+
+
+def test_whole_failure_after_a_failover_split_is_an_error(cluster):
+    """A multi-get whose keys met on one dead server and part on the gutter,
+    where every gutter server is dead too: nothing answered, so the client
+    gets the error, not a reply of misses."""
+    Mc.require()
+    proxy = cluster.proxy({
+        "front": front_pool(Mc, [Vacant()], ["s1"], gutter="gutter", max_tko_share=0),
+        "gutter": backend_pool(Mc, [Vacant(), Vacant()], ["g1", "g2"], max_tko_share=0),
+    })
+    keys = kt.make_keys(20, "allfail")
+    with Mc.connect(proxy) as c:
+        status, line = Mc.mget(c, keys)
+    assert status == "err" and line.startswith(b"SERVER_ERROR"), (status, line)
+
+
+def test_idle_connection_closed_by_the_server_is_not_a_failure(cluster):
+    """redis-server --timeout 1 closes connections idle for a second: the
+    proxy reconnects on the next request, and the server is not marked TKO
+    for it (nothing was waiting for an answer)."""
+    Redis.require()
+    real, = cluster.redis(1, prefix="idle", extra_args=("--timeout", "1"))
+    proxy = cluster.proxy({
+        "front": front_pool(Redis, [real], ["r1"], server_failure_limit=1, max_tko_share=1,
+                            server_connections=2, preconnect=True),
+    })
+    st = wait_stats(proxy, lambda s: s["front"]["r1"]["server_eof"] >= 2,
+                    "the server closing both idle connections", timeout=15)
+    assert st["front"]["r1"]["server_tko"] == 0 and st["front"]["server_tkos"] == 0, st["front"]
+    with Redis.connect(proxy) as c:
+        assert c.call("SET", "k", "v") == b"OK"
+        assert c.call("GET", "k") == b"v"
+
+
 @pytest.mark.parametrize("with_gutter", [True, False])
 def test_out_of_memory_goes_to_the_gutter(cluster, with_gutter):
     """A live server that answers SERVER_ERROR out of memory (a real memcached
