@@ -9,7 +9,6 @@
 #include "config.h"
 
 #include <string.h>
-#include <sys/un.h>
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -256,7 +255,7 @@ backend_connect(struct worker *w, struct server_rt *srt, uint32_t slot)
 {
     const struct server *srv = w->topo->by_gidx[srt->gidx];
     struct backend *be = kt_calloc(1, sizeof(*be));
-    int rc = 0;
+    int rc;
 
     conn_init(&be->c, w, CONN_BACKEND, srv->addr.ss_family == AF_UNIX);
     be->srv = srt;
@@ -267,15 +266,7 @@ backend_connect(struct worker *w, struct server_rt *srt, uint32_t slot)
     be->timer.data = be;
     be->creq.data = be;
     srt->conns[slot] = be;
-    if (be->c.is_unix) {
-        uv_pipe_init(&w->loop, &be->c.u.pipe, 0);
-        uv_pipe_connect(&be->creq, &be->c.u.pipe,
-                        ((const struct sockaddr_un *)&srv->addr)->sun_path, on_backend_connect);
-    } else {
-        uv_tcp_init(&w->loop, &be->c.u.tcp);
-        rc = uv_tcp_connect(&be->creq, &be->c.u.tcp, (const struct sockaddr *)&srv->addr,
-                            on_backend_connect);
-    }
+    rc = conn_connect(&w->loop, &be->c.u, &be->creq, srv, on_backend_connect);
     if (rc != 0) {
         backend_fail(be, rc, NULL);
         return NULL;

@@ -11,11 +11,13 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/un.h>
 
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "proxy/conn.h"
+#include "proxy/topology.h"
 #include "proxy/worker.h"
 
 /* below this much room, a read gets a fresh chunk rather than a sliver */
@@ -41,6 +43,20 @@ conn_init(struct conn *c, struct worker *w, enum conn_kind kind, int is_unix)
     c->kind = kind;
     c->is_unix = is_unix ? 1 : 0;
     c->rstate = RSTATE_LINE;
+}
+
+int
+conn_connect(uv_loop_t *loop, union conn_stream *s, uv_connect_t *creq, const struct server *srv,
+             uv_connect_cb cb)
+{
+    if (srv->addr.ss_family == AF_UNIX) {
+        /* a pipe connect reports every error through <cb> */
+        uv_pipe_init(loop, &s->pipe, 0);
+        uv_pipe_connect(creq, &s->pipe, ((const struct sockaddr_un *)&srv->addr)->sun_path, cb);
+        return 0;
+    }
+    uv_tcp_init(loop, &s->tcp);
+    return uv_tcp_connect(creq, &s->tcp, (const struct sockaddr *)&srv->addr, cb);
 }
 
 void

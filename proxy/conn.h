@@ -24,19 +24,23 @@ struct req;
 struct frag;
 struct server_rt;
 struct proto_ops;
+struct server;
 
 enum conn_kind { CONN_CLIENT, CONN_BACKEND };
 
 /* Reader states: between lines, inside a value, or skipping a refused value. */
 enum conn_rstate { RSTATE_LINE, RSTATE_DATA, RSTATE_SWALLOW };
 
+/* A TCP or unix socket stream, seen as any of libuv's handle types. */
+union conn_stream {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+};
+
 struct conn {
-    union {
-        uv_handle_t handle;
-        uv_stream_t stream;
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } u;
+    union conn_stream u;
     struct worker *w; /* owner (ref) */
     enum conn_kind kind;
     struct buf *rbuf; /* chunk being read into (one ref) */
@@ -94,6 +98,13 @@ void conn_flush(struct conn *c);
 /* Prepare rbuf so that at least some bytes can be read; returns the free room. */
 void conn_alloc(struct conn *c, uint32_t want, uv_buf_t *buf);
 void conn_close(struct conn *c);
+/*
+ * Init <s> on <loop> as <srv>'s kind of socket and start connecting it
+ * with <creq>; <cb> runs when done. Returns 0, or a libuv error when the
+ * connect failed at once (<s> must be closed either way).
+ */
+int conn_connect(uv_loop_t *loop, union conn_stream *s, uv_connect_t *creq,
+                 const struct server *srv, uv_connect_cb cb);
 /* Give back the read chunk when nothing in it is unparsed or referenced: idle costs no chunk. */
 void conn_release_idle(struct conn *c);
 

@@ -13,12 +13,12 @@
 #include "config.h"
 
 #include <string.h>
-#include <sys/un.h>
 
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "conf/conf.h"
+#include "proxy/conn.h"
 #include "proxy/health.h"
 #include "proxy/stats.h"
 #include "proxy/topology.h"
@@ -41,12 +41,7 @@ struct probe {
 
 /* One attempt's connection; freed in its close callback. */
 struct probe_conn {
-    union {
-        uv_handle_t handle;
-        uv_stream_t stream;
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } u;
+    union conn_stream u;
     struct probe *pr; /* NULL once closing */
     uv_connect_t creq;
     uv_write_t wreq;
@@ -240,22 +235,14 @@ probe_attempt(struct probe *pr)
     const struct server *srv = probe_server(pr);
     const struct conf_pool *cp = srv->owner->cf;
     struct probe_conn *pc = kt_calloc(1, sizeof(*pc));
-    int rc = 0;
+    int rc;
 
     pc->pr = pr;
     pc->creq.data = pc;
     pr->pc = pc;
     probe_question(pc, cp);
     STATS_INC(w->sstats[pr->gidx].probes);
-    if (srv->addr.ss_family == AF_UNIX) {
-        uv_pipe_init(&w->loop, &pc->u.pipe, 0);
-        uv_pipe_connect(&pc->creq, &pc->u.pipe, ((const struct sockaddr_un *)&srv->addr)->sun_path,
-                        on_probe_connect);
-    } else {
-        uv_tcp_init(&w->loop, &pc->u.tcp);
-        rc = uv_tcp_connect(&pc->creq, &pc->u.tcp, (const struct sockaddr *)&srv->addr,
-                            on_probe_connect);
-    }
+    rc = conn_connect(&w->loop, &pc->u, &pc->creq, srv, on_probe_connect);
     if (rc != 0) {
         probe_done(pr, 0, uv_strerror(rc));
         return;

@@ -422,14 +422,8 @@ rd_encode(struct req *req, struct frag *frag, uint32_t ttl)
     if (ttl == 0 || d->class != REDIS_CLASS_WRITE) {
         return;
     }
-    if (req->split) {
-        for (uint32_t k = 0; k < frag->nkeys; k++) {
-            rd_put_pexpire(req, frag, frag->keyidx[k], ttl);
-        }
-    } else {
-        for (uint32_t k = 0; k < req->nkeys; k++) {
-            rd_put_pexpire(req, frag, k, ttl);
-        }
+    for (uint32_t k = 0, n = req->split ? frag->nkeys : req->nkeys; k < n; k++) {
+        rd_put_pexpire(req, frag, req->split ? frag->keyidx[k] : k, ttl);
     }
 }
 
