@@ -137,6 +137,22 @@ check_routes(struct conf_ctx *ctx, const struct conf *conf, const struct conf_no
     ctx->where[0] = '\0';
 }
 
+/* A pool taking its servers from ZooKeeper needs to know where ZooKeeper is. */
+static void
+check_membership(struct conf_ctx *ctx, const struct conf *conf, const struct conf_node **maps)
+{
+    for (size_t i = 0; i < conf->npools; i++) {
+        const struct conf_pool *pool = &conf->pools[i];
+
+        if (pool->servers_from == CONF_FROM_ZOOKEEPER && conf->ketch.zk.hosts == NULL) {
+            snprintf(ctx->where, sizeof(ctx->where), "pool '%s': ", pool->name);
+            conf_error(ctx, conf_node_get(maps[i], "servers_from"), 0,
+                       "servers_from: zookeeper needs the ketch: zookeeper: section");
+            ctx->where[0] = '\0';
+        }
+    }
+}
+
 /* Bind the document <root> to <conf>, adding every problem to <ctx>. */
 static void
 conf_bind(struct conf_ctx *ctx, const struct conf_node *root, struct conf *conf)
@@ -153,6 +169,7 @@ conf_bind(struct conf_ctx *ctx, const struct conf_node *root, struct conf *conf)
                    conf_node_type_name(root->type));
         return;
     }
+    conf->ketch.watch_config = 1;
     n = conf_node_count(root);
     conf->pools = kt_calloc(n > 0 ? n : 1, sizeof(*conf->pools));
     maps = kt_calloc(n > 0 ? n : 1, sizeof(*maps));
@@ -191,6 +208,7 @@ conf_bind(struct conf_ctx *ctx, const struct conf_node *root, struct conf *conf)
     }
     check_listen(ctx, conf, maps);
     check_routes(ctx, conf, maps);
+    check_membership(ctx, conf, maps);
     kt_free(maps);
 }
 
@@ -228,10 +246,27 @@ fail:
 int
 conf_load_file(const char *path, struct conf **out, struct kt_err *err)
 {
+    char *buf;
+    size_t len;
+    int rc;
+
+    *out = NULL;
+    rc = conf_read_file(path, &buf, &len, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = conf_load_buf(path, buf, len, out, err);
+    kt_free(buf);
+    return rc;
+}
+
+int
+conf_read_file(const char *path, char **out, size_t *outlen, struct kt_err *err)
+{
     FILE *fp;
     char *buf = NULL;
     size_t len = 0, cap = 0;
-    int rc;
+    int rc = 0;
 
     *out = NULL;
     fp = fopen(path, "r");
@@ -263,7 +298,9 @@ conf_load_file(const char *path, struct conf **out, struct kt_err *err)
         kt_err_add(err, "%s: read error", path);
         goto out;
     }
-    rc = conf_load_buf(path, buf, len, out, err);
+    *out = buf;
+    *outlen = len;
+    buf = NULL;
 
 out:
     fclose(fp);
@@ -281,6 +318,9 @@ conf_free(struct conf *conf)
         conf_pool_clear(&conf->pools[i]);
     }
     kt_free(conf->pools);
+    kt_free(conf->ketch.zk.hosts);
+    kt_free(conf->ketch.zk.root);
+    kt_free(conf->ketch.zk.cache_file);
     kt_free(conf->path);
     kt_free(conf);
 }

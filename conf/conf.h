@@ -27,6 +27,11 @@ struct kt_err;
 #define CONF_DEFAULT_GUTTER_TTL_S        10    /* writes landing on a gutter live this long */
 #define CONF_DEFAULT_MAX_TKO_SHARE       0.5   /* of a pool's servers, TKO at once */
 #define CONF_DEFAULT_SERVER_RETRY_MAX_MS 60000 /* cap of the probe backoff */
+/* ZooKeeper membership */
+#define CONF_DEFAULT_MAX_REMOVAL_SHARE 0.5      /* of a pool's ring, removed by one snapshot */
+#define CONF_DEFAULT_ZK_ROOT           "/ketch" /* where ketch's znodes live */
+#define CONF_DEFAULT_ZK_SESSION_MS     10000
+#define CONF_DEFAULT_ZK_DEBOUNCE_MS    200 /* a burst of znode changes makes one snapshot */
 /* memcached's default item size maximum (-I 1m) */
 #define CONF_DEFAULT_MAX_VALUE_SIZE (1024 * 1024)
 
@@ -49,6 +54,9 @@ struct conf_server {
 };
 
 enum conf_route_type { CONF_ROUTE_NONE, CONF_ROUTE_FAILOVER };
+
+/* Where a pool's members come from. */
+enum conf_servers_from { CONF_FROM_FILE, CONF_FROM_ZOOKEEPER };
 
 /* A listening pool's route: pools tried in order (mcrouter's FailoverRoute). */
 struct conf_route {
@@ -88,11 +96,27 @@ struct conf_pool {
     double max_tko_share;                /* 0 .. 1: of the servers, TKO at once */
     int64_t server_retry_timeout_max_ms; /* cap of the probe backoff */
     struct conf_route route;             /* type ROUTE_NONE: its own servers (+ gutter) */
+    /* membership */
+    int servers_from;                 /* enum conf_servers_from */
+    struct conf_server *prev_servers; /* previous_servers: the old ring of an expansion (owned) */
+    size_t nprev;                     /* 0 = no expansion in progress */
+    double max_removal_share;         /* 0 .. 1: of the ring, removed by one ZooKeeper snapshot */
+};
+
+/* ketch.zookeeper: where membership lives. */
+struct conf_zk {
+    char *hosts; /* "host:port,host:port"; NULL = no ZooKeeper (owned) */
+    char *root;  /* path of ketch's tree (owned) */
+    int session_timeout_ms;
+    int debounce_ms;  /* wait for a burst of changes to end */
+    char *cache_file; /* last good membership; NULL = none (owned) */
 };
 
 /* The reserved top-level section "ketch:" - process-wide settings. */
 struct conf_ketch {
-    int threads; /* worker threads; 0 = not set (command line or online cores) */
+    int threads;       /* worker threads; 0 = not set (command line or online cores) */
+    int watch_config;  /* reload when the file changes (default on) */
+    struct conf_zk zk; /* zookeeper: */
 };
 
 struct conf {
@@ -114,6 +138,19 @@ int conf_load_file(const char *path, struct conf **out, struct kt_err *err);
 int conf_load_buf(const char *name, const char *buf, size_t len, struct conf **out,
                   struct kt_err *err);
 void conf_free(struct conf *conf);
+/* Read the file at <path> into <*buf> (owned by the caller), <*len> bytes. */
+int conf_read_file(const char *path, char **buf, size_t *len, struct kt_err *err);
+
+/*
+ * Parse one server line "host:port:weight [name]" as the servers: key
+ * does, into <srv>; <what> names it in messages added to <err>.
+ */
+int conf_server_parse(const char *line, const char *what, struct conf_server *srv,
+                      struct kt_err *err);
+/* Free what <srv> owns and zero it. */
+void conf_server_clear(struct conf_server *srv);
+/* Free <n> servers at <servers> and the array itself. */
+void conf_servers_free(struct conf_server *servers, size_t n);
 
 /* The pool named <name>, or NULL. */
 const struct conf_pool *conf_pool_find(const struct conf *conf, const char *name);

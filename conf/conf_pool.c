@@ -288,7 +288,7 @@ parse_server(struct conf_ctx *ctx, const struct conf_node *val, size_t i, struct
         nlen = len - noff;
         for (size_t k = noff; k < len; k++) {
             if (is_space(s[k])) {
-                conf_error(ctx, val, noff, "servers[%zu]: server name '%.*s' has a space", i,
+                conf_error(ctx, val, noff, "%s[%zu]: server name '%.*s' has a space", ctx->list, i,
                            (int)nlen, s + noff);
                 return -1;
             }
@@ -311,13 +311,13 @@ parse_server(struct conf_ctx *ctx, const struct conf_node *val, size_t i, struct
             goto fail;
         }
         poff = hlen + 1;
-        snprintf(what, sizeof(what), "servers[%zu]: port", i);
+        snprintf(what, sizeof(what), "%s[%zu]: port", ctx->list, i);
         if (conf_get_int(ctx, val, what, s + poff, (size_t)(c1 - s) - poff, poff, CONF_PORT_MIN,
                          CONF_PORT_MAX, &port) != 0) {
             return -1;
         }
     }
-    snprintf(what, sizeof(what), "servers[%zu]: weight", i);
+    snprintf(what, sizeof(what), "%s[%zu]: weight", ctx->list, i);
     if (conf_get_int(ctx, val, what, s + woff, alen - woff, woff, 1, CONF_NUM_MAX, &weight) != 0) {
         return -1;
     }
@@ -340,7 +340,7 @@ parse_server(struct conf_ctx *ctx, const struct conf_node *val, size_t i, struct
     return 0;
 
 fail:
-    conf_error(ctx, val, 0, "servers[%zu] must be " CONF_SERVER_EXPECTED ", got '%s'", i, s);
+    conf_error(ctx, val, 0, "%s[%zu] must be " CONF_SERVER_EXPECTED ", got '%s'", ctx->list, i, s);
     return -1;
 }
 
@@ -367,10 +367,9 @@ server_ref_cmp(const void *a, const void *b)
  * server's index in the sequence <seq>.
  */
 static void
-check_server_names(struct conf_ctx *ctx, const struct conf_node *seq, const struct conf_pool *pool,
-                   const size_t *items)
+check_server_names(struct conf_ctx *ctx, const struct conf_node *seq,
+                   const struct conf_server *servers, size_t n, const size_t *items)
 {
-    size_t n = pool->nservers;
     struct server_ref *refs;
     long *first;
 
@@ -380,7 +379,7 @@ check_server_names(struct conf_ctx *ctx, const struct conf_node *seq, const stru
     refs = kt_malloc(n * sizeof(*refs));
     first = kt_malloc(n * sizeof(*first));
     for (size_t k = 0; k < n; k++) {
-        refs[k].name = pool->servers[k].name;
+        refs[k].name = servers[k].name;
         refs[k].srv = k;
         first[k] = -1;
     }
@@ -397,12 +396,45 @@ check_server_names(struct conf_ctx *ctx, const struct conf_node *seq, const stru
             size_t prev = items[first[k]];
 
             conf_error(ctx, conf_node_item(seq, items[k]), 0,
-                       "servers[%zu]: duplicate server name '%s' (servers[%zu], line %d)", items[k],
-                       pool->servers[k].name, prev, conf_node_item(seq, prev)->line);
+                       "%s[%zu]: duplicate server name '%s' (%s[%zu], line %d)", ctx->list,
+                       items[k], servers[k].name, ctx->list, prev, conf_node_item(seq, prev)->line);
         }
     }
     kt_free(first);
     kt_free(refs);
+}
+
+/* A sequence of server lines into <*out>, <*n> of them. */
+static int
+set_server_list(struct conf_ctx *ctx, const struct conf_key *key, const struct conf_node *val,
+                struct conf_server **out, size_t *n)
+{
+    size_t count, *items, before = ctx->nerrs;
+    struct conf_server *servers;
+
+    if (conf_expect(ctx, val, key->name, CONF_NODE_SEQ) != 0) {
+        return -1;
+    }
+    ctx->list = key->name;
+    count = conf_node_count(val);
+    servers = kt_calloc(count > 0 ? count : 1, sizeof(*servers));
+    items = kt_malloc((count > 0 ? count : 1) * sizeof(*items));
+    *out = servers;
+    for (size_t i = 0; i < count; i++) {
+        const struct conf_node *item = conf_node_item(val, i);
+
+        if (item->type != CONF_NODE_SCALAR) {
+            conf_error(ctx, item, 0, "%s[%zu] must be a scalar " CONF_SERVER_EXPECTED ", not a %s",
+                       key->name, i, conf_node_type_name(item->type));
+            continue;
+        }
+        if (parse_server(ctx, item, i, &servers[*n]) == 0) {
+            items[(*n)++] = i;
+        }
+    }
+    check_server_names(ctx, val, servers, *n, items);
+    kt_free(items);
+    return ctx->nerrs == before ? 0 : -1;
 }
 
 static int
@@ -410,30 +442,37 @@ set_servers(struct conf_ctx *ctx, const struct conf_key *key, const struct conf_
             void *obj)
 {
     struct conf_pool *pool = obj;
-    size_t n, *items, before = ctx->nerrs;
 
-    if (conf_expect(ctx, val, key->name, CONF_NODE_SEQ) != 0) {
+    return set_server_list(ctx, key, val, &pool->servers, &pool->nservers);
+}
+
+static int
+set_prev_servers(struct conf_ctx *ctx, const struct conf_key *key, const struct conf_node *val,
+                 void *obj)
+{
+    struct conf_pool *pool = obj;
+
+    return set_server_list(ctx, key, val, &pool->prev_servers, &pool->nprev);
+}
+
+static int
+set_servers_from(struct conf_ctx *ctx, const struct conf_key *key, const struct conf_node *val,
+                 void *obj)
+{
+    struct conf_pool *pool = obj;
+
+    if (conf_expect(ctx, val, key->name, CONF_NODE_SCALAR) != 0) {
         return -1;
     }
-    n = conf_node_count(val);
-    pool->servers = kt_calloc(n > 0 ? n : 1, sizeof(*pool->servers));
-    items = kt_malloc((n > 0 ? n : 1) * sizeof(*items));
-    for (size_t i = 0; i < n; i++) {
-        const struct conf_node *item = conf_node_item(val, i);
-
-        if (item->type != CONF_NODE_SCALAR) {
-            conf_error(ctx, item, 0,
-                       "servers[%zu] must be a scalar " CONF_SERVER_EXPECTED ", not a %s", i,
-                       conf_node_type_name(item->type));
-            continue;
-        }
-        if (parse_server(ctx, item, i, &pool->servers[pool->nservers]) == 0) {
-            items[pool->nservers++] = i;
-        }
+    if (strcmp(val->str, "zookeeper") == 0) {
+        pool->servers_from = CONF_FROM_ZOOKEEPER;
+    } else if (strcmp(val->str, "file") == 0) {
+        pool->servers_from = CONF_FROM_FILE;
+    } else {
+        conf_error(ctx, val, 0, "servers_from must be 'zookeeper' or 'file', got '%s'", val->str);
+        return -1;
     }
-    check_server_names(ctx, val, pool, items);
-    kt_free(items);
-    return ctx->nerrs == before ? 0 : -1;
+    return 0;
 }
 
 /* A fraction between 0 and 1 ("0.5", "1", "0"). */
@@ -562,11 +601,49 @@ static const struct conf_key pool_keys[] = {
     {"server_retry_timeout_max", conf_set_i64,
      offsetof(struct conf_pool, server_retry_timeout_max_ms), 0, CONF_NUM_MAX},
     {"route", set_route, offsetof(struct conf_pool, route), 0, 0},
+    {"servers_from", set_servers_from, 0, 0, 0},
+    {"previous_servers", set_prev_servers, 0, 0, 0},
+    {"max_removal_share", set_share, offsetof(struct conf_pool, max_removal_share), 0, 0},
     {NULL, NULL, 0, 0, 0},
 };
 
+static const struct conf_key zk_keys[] = {
+    {"hosts", conf_set_str, offsetof(struct conf_zk, hosts), 0, 0},
+    {"root", conf_set_str, offsetof(struct conf_zk, root), 0, 0},
+    {"session_timeout_ms", conf_set_int, offsetof(struct conf_zk, session_timeout_ms), 1000,
+     CONF_NUM_MAX},
+    {"debounce_ms", conf_set_int, offsetof(struct conf_zk, debounce_ms), 0, 60000},
+    {"cache_file", conf_set_str, offsetof(struct conf_zk, cache_file), 0, 0},
+    {NULL, NULL, 0, 0, 0},
+};
+
+/* zookeeper: {hosts: "h:p,h:p", root: /ketch, session_timeout_ms: 10000, ...} */
+static int
+set_zk(struct conf_ctx *ctx, const struct conf_key *key, const struct conf_node *val, void *obj)
+{
+    struct conf_zk *zk = (struct conf_zk *)((char *)obj + key->offset);
+    size_t before = ctx->nerrs, rlen;
+
+    if (conf_expect(ctx, val, key->name, CONF_NODE_MAP) != 0) {
+        return -1;
+    }
+    conf_bind_map(ctx, val, zk_keys, zk);
+    if (zk->hosts == NULL && ctx->nerrs == before) {
+        conf_error(ctx, val, 0, "zookeeper needs hosts: 'host:port[,host:port...]'");
+    }
+    rlen = zk->root != NULL ? strlen(zk->root) : 0;
+    if (zk->root != NULL && (zk->root[0] != '/' || (rlen > 1 && zk->root[rlen - 1] == '/'))) {
+        conf_error(ctx, conf_node_get(val, "root"), 0,
+                   "zookeeper root must be an absolute path without a trailing '/', got '%s'",
+                   zk->root);
+    }
+    return ctx->nerrs == before ? 0 : -1;
+}
+
 static const struct conf_key ketch_keys[] = {
     {"threads", conf_set_int, offsetof(struct conf_ketch, threads), 1, CONF_THREADS_MAX},
+    {"watch_config", conf_set_bool, offsetof(struct conf_ketch, watch_config), 0, 0},
+    {"zookeeper", set_zk, offsetof(struct conf_ketch, zk), 0, 0},
     {NULL, NULL, 0, 0, 0},
 };
 
@@ -592,6 +669,8 @@ conf_pool_defaults(struct conf_pool *pool)
     pool->gutter_ttl_s = CONF_DEFAULT_GUTTER_TTL_S;
     pool->max_tko_share = CONF_DEFAULT_MAX_TKO_SHARE;
     pool->server_retry_timeout_max_ms = CONF_DEFAULT_SERVER_RETRY_MAX_MS;
+    pool->servers_from = CONF_FROM_FILE;
+    pool->max_removal_share = CONF_DEFAULT_MAX_REMOVAL_SHARE;
 }
 
 size_t
@@ -610,6 +689,11 @@ conf_pool_bind(struct conf_ctx *ctx, const struct conf_node *key, const struct c
     conf_bind_map(ctx, map, pool_keys, pool);
     servers = conf_node_get(map, "servers");
     if (conf_node_get(map, "route") != NULL) {
+        if (pool->servers_from != CONF_FROM_FILE || pool->nprev > 0) {
+            conf_error(ctx, key, 0,
+                       "a pool with a route has no membership of its own "
+                       "(servers_from, previous_servers)");
+        }
         if (!pool->has_listen) {
             conf_error(ctx, key, 0, "a route belongs to a pool with 'listen'");
         }
@@ -639,18 +723,58 @@ conf_ketch_bind(struct conf_ctx *ctx, const struct conf_node *map, struct conf_k
         return ctx->nerrs - before;
     }
     conf_bind_map(ctx, map, ketch_keys, ketch);
+    if (ketch->zk.hosts != NULL) {
+        if (ketch->zk.root == NULL) {
+            ketch->zk.root = kt_strdup(CONF_DEFAULT_ZK_ROOT);
+        }
+        if (ketch->zk.session_timeout_ms == 0) {
+            ketch->zk.session_timeout_ms = CONF_DEFAULT_ZK_SESSION_MS;
+        }
+        if (conf_node_get(conf_node_get(map, "zookeeper"), "debounce_ms") == NULL) {
+            ketch->zk.debounce_ms = CONF_DEFAULT_ZK_DEBOUNCE_MS;
+        }
+    }
     return ctx->nerrs - before;
+}
+
+void
+conf_server_clear(struct conf_server *srv)
+{
+    kt_free(srv->addr.host);
+    kt_free(srv->name);
+    kt_free(srv->text);
+    memset(srv, 0, sizeof(*srv));
+}
+
+void
+conf_servers_free(struct conf_server *servers, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        conf_server_clear(&servers[i]);
+    }
+    kt_free(servers);
+}
+
+int
+conf_server_parse(const char *line, const char *what, struct conf_server *srv, struct kt_err *err)
+{
+    struct conf_ctx ctx = {.file = what, .err = err, .list = "servers"};
+    struct conf_node node = {.type = CONF_NODE_SCALAR, .line = 1, .col = 1, .col_off = -1};
+    int rc;
+
+    memset(srv, 0, sizeof(*srv));
+    node.str = (char *)line;
+    node.len = strlen(line);
+    rc = parse_server(&ctx, &node, 0, srv);
+    conf_ctx_flush(&ctx);
+    return rc;
 }
 
 void
 conf_pool_clear(struct conf_pool *pool)
 {
-    for (size_t i = 0; i < pool->nservers; i++) {
-        kt_free(pool->servers[i].addr.host);
-        kt_free(pool->servers[i].name);
-        kt_free(pool->servers[i].text);
-    }
-    kt_free(pool->servers);
+    conf_servers_free(pool->servers, pool->nservers);
+    conf_servers_free(pool->prev_servers, pool->nprev);
     kt_free(pool->name);
     kt_free(pool->listen.host);
     kt_free(pool->redis_auth);

@@ -29,6 +29,7 @@ struct conf_ctx {
     char where[320];       /* "pool 'web': ", "ketch: " or "" - prefix of every message */
     struct conf_msg *msgs; /* nerrs messages in the order they were found (owned) */
     size_t nerrs;          /* messages added through this context */
+    const char *list;      /* the server list being read: "servers", "previous_servers" */
 };
 
 struct conf_key;
