@@ -15,6 +15,7 @@
 #include "common/util.h"
 #include "conf/conf.h"
 #include "proxy/conn.h"
+#include "proxy/dual.h"
 #include "proxy/health.h"
 #include "proxy/proto.h"
 #include "proxy/request.h"
@@ -65,6 +66,53 @@ backend_fault(int status)
     }
 }
 
+/*
+ * Take <be> off its server and close it; its queues leave the server's
+ * stats. Returns the server's slot, or UINT32_MAX when it had none.
+ */
+static uint32_t
+backend_detach(struct backend *be)
+{
+    struct worker *w = be->c.w;
+    uint32_t sgidx = UINT32_MAX;
+
+    if (be->srv != NULL) {
+        struct stats_server *st = &w->sstats[be->srv->gidx];
+
+        sgidx = be->srv->gidx;
+        be->srv->conns[be->slot] = NULL;
+        be->srv = NULL;
+        if (be->connected) {
+            STATS_DEC(st->server_connections);
+        }
+        STATS_ADD(st->in_queue, -(int64_t)be->nunsent);
+        STATS_ADD(st->in_queue_bytes, -(int64_t)be->unsent_bytes);
+        STATS_ADD(st->out_queue, -(int64_t)(be->nfifo - be->nunsent));
+        STATS_ADD(st->out_queue_bytes, -(int64_t)(be->fifo_bytes - be->unsent_bytes));
+    }
+    uv_timer_stop(&be->timer);
+    spans_reset(&be->blk);
+    conn_close(&be->c);
+    return sgidx;
+}
+
+void
+backend_retire(struct backend *be)
+{
+    TAILQ_HEAD(, frag) owed;
+    struct frag *frag;
+
+    TAILQ_INIT(&owed);
+    TAILQ_CONCAT(&owed, &be->fifo, link);
+    be->nfifo = 0;
+    backend_detach(be);
+    be->nunsent = 0;
+    while ((frag = TAILQ_FIRST(&owed)) != NULL) {
+        TAILQ_REMOVE(&owed, frag, link);
+        frag_resend(frag);
+    }
+}
+
 /* The next request after a failure opens a new connection. */
 void
 backend_fail(struct backend *be, int status, const char *msg)
@@ -76,11 +124,7 @@ backend_fail(struct backend *be, int status, const char *msg)
     if (be->c.closing) {
         return;
     }
-    sgidx = be->srv != NULL ? be->srv->gidx : UINT32_MAX;
-    if (be->srv != NULL) {
-        be->srv->conns[be->slot] = NULL;
-        be->srv = NULL;
-    }
+    sgidx = backend_detach(be);
     if (sgidx != UINT32_MAX) {
         struct stats_server *st = &w->sstats[sgidx];
 
@@ -91,19 +135,9 @@ backend_fail(struct backend *be, int status, const char *msg)
         } else {
             STATS_INC(st->server_err);
         }
-        if (be->connected) {
-            STATS_DEC(st->server_connections);
-        }
-        STATS_ADD(st->in_queue, -(int64_t)be->nunsent);
-        STATS_ADD(st->in_queue_bytes, -(int64_t)be->unsent_bytes);
-        STATS_ADD(st->out_queue, -(int64_t)(be->nfifo - be->nunsent));
-        STATS_ADD(st->out_queue_bytes, -(int64_t)(be->fifo_bytes - be->unsent_bytes));
         log_info("server %s: connection lost: %s", w->topo->by_gidx[sgidx]->addr_text,
                  msg != NULL ? msg : uv_strerror(status));
     }
-    uv_timer_stop(&be->timer);
-    spans_reset(&be->blk);
-    conn_close(&be->c);
     if (sgidx != UINT32_MAX && !(be->connected && be->nfifo == 0)) {
         /*
          * health first: the fragments below may fail over, and must see the
@@ -171,6 +205,9 @@ backend_complete(struct backend *be, struct frag *head)
     worker_server_ok(w, head->sgidx);
     if (head->error && head->req->proto->busy(&head->rsp) && frag_retry(head)) {
         return; /* the server is up but cannot serve it: the gutter may */
+    }
+    if (head->req->dual && dual_reply(head)) {
+        return; /* a miss during an expansion: the old ring is asked */
     }
     frag_done(head);
 }
@@ -326,7 +363,7 @@ backend_send_internal(struct backend *be, struct req *req)
 void
 backend_send(struct worker *w, uint32_t sgidx, struct frag *frag, uint32_t hint)
 {
-    struct server_rt *srt = &w->servers[sgidx];
+    struct server_rt *srt = w->servers[sgidx];
     uint32_t slot = hint % srt->nconns;
     struct backend *be = srt->conns[slot];
 
@@ -361,7 +398,7 @@ backend_flushed(struct backend *be)
 void
 backend_preconnect(struct worker *w, uint32_t sgidx)
 {
-    struct server_rt *srt = &w->servers[sgidx];
+    struct server_rt *srt = w->servers[sgidx];
 
     for (uint32_t i = 0; i < srt->nconns; i++) {
         if (srt->conns[i] == NULL) {

@@ -121,6 +121,8 @@ void backend_send(struct worker *w, uint32_t sgidx, struct frag *frag, uint32_t 
 void backend_complete(struct backend *be, struct frag *head);
 /* The connection is lost: fail every fragment it carries with <msg> (or <status>'s text). */
 void backend_fail(struct backend *be, int status, const char *msg);
+/* <be>'s server left the topology: close it and send what it owed again (frag_resend). */
+void backend_retire(struct backend *be);
 /* Queue the proxy's own request <req> (no client) first on <be>. */
 void backend_send_internal(struct backend *be, struct req *req);
 /* The queued output of <be> went to the socket: in_queue becomes out_queue. */

@@ -195,6 +195,9 @@ on_signal(uv_signal_t *handle, int signum)
         }
         log_notice("signal %d: log file reopened", signum);
         break;
+    case SIGUSR1:
+        control_reload(inst, "SIGUSR1");
+        break;
     case SIGTTIN:
         if (kt_log_level_current < KT_LOG_PVERB) {
             kt_log_level_current++;
@@ -219,7 +222,7 @@ on_signal(uv_signal_t *handle, int signum)
 static void
 instance_signals(struct instance *inst)
 {
-    static const int sigs[] = {SIGHUP, SIGTTIN, SIGTTOU, SIGINT, SIGTERM};
+    static const int sigs[] = {SIGHUP, SIGUSR1, SIGTTIN, SIGTTOU, SIGINT, SIGTERM};
 
     signal(SIGPIPE, SIG_IGN);
     for (size_t i = 0; i < KT_NELEMS(sigs); i++) {
@@ -232,7 +235,8 @@ instance_signals(struct instance *inst)
 int
 instance_run(struct instance *inst)
 {
-    struct topology *topo = inst->topo;
+    const struct conf_zk *zk = &inst->boot_conf->ketch.zk;
+    struct topology *topo;
     int *fds;
     int rc;
 
@@ -248,6 +252,18 @@ instance_run(struct instance *inst)
     if (instance_stats_listen(inst) != 0) {
         return 1;
     }
+    if (zk->hosts != NULL) {
+        char path[1100];
+
+        snprintf(path, sizeof(path), "%s.zk-cache.json", inst->opt.conf_file);
+        inst->cache_file = kt_strdup(zk->cache_file != NULL ? zk->cache_file : path);
+        control_load_membership(inst);
+        control_start_zk(inst);
+    }
+    if (control_rebuild(inst, "start") != 0) {
+        return 1;
+    }
+    topo = inst->topo;
     fds = kt_malloc(inst->nworkers * topo->npools * sizeof(*fds) + 1);
     if (instance_listen(inst, fds) != 0) {
         return 1;
@@ -262,6 +278,9 @@ instance_run(struct instance *inst)
             log_error("worker %u: cannot start: %s", w, uv_strerror(rc));
             return 1;
         }
+    }
+    if (inst->boot_conf->ketch.watch_config) {
+        control_watch_file(inst);
     }
     log_notice("ketch-%s started: %u worker threads, %u pools, stats on %s:%d", PACKAGE_VERSION,
                inst->nworkers, topo->npools, inst->opt.stats_addr, inst->opt.stats_port);

@@ -228,7 +228,10 @@ main(int argc, char **argv)
         stats_describe();
         return 0;
     }
-    rc = conf_load_file(opt->conf_file, &conf, &err);
+    rc = conf_read_file(opt->conf_file, &inst.conf_text, &inst.conf_len, &err);
+    if (rc == 0) {
+        rc = conf_load_buf(opt->conf_file, inst.conf_text, inst.conf_len, &conf, &err);
+    }
     if (rc != 0) {
         for (size_t i = 0; i < err.nmsgs; i++) {
             fprintf(stderr, "%s\n", err.msgs[i]);
@@ -249,13 +252,7 @@ main(int argc, char **argv)
     inst.nworkers = (uint32_t)(opt->threads > 0          ? opt->threads
                                : conf->ketch.threads > 0 ? conf->ketch.threads
                                                          : (int)uv_available_parallelism());
-    if (topology_build(conf, 1, &inst.topo, &err) != 0) {
-        for (size_t i = 0; i < err.nmsgs; i++) {
-            fprintf(stderr, "ketch: %s\n", err.msgs[i]);
-        }
-        kt_err_clear(&err);
-        return 1;
-    }
+    inst.boot_conf = conf;
     if (opt->daemonize && (rc = main_daemonize()) != 0) {
         fprintf(stderr, "ketch: cannot daemonize: %s\n", strerror(-rc));
         return 1;

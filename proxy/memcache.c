@@ -20,6 +20,7 @@
 #include "conf/conf.h"
 #include "protocols/memcache_text.h"
 #include "proxy/conn.h"
+#include "proxy/dual.h"
 #include "proxy/proto.h"
 #include "proxy/request.h"
 #include "proxy/topology.h"
@@ -148,37 +149,12 @@ mc_can_split(const struct req *req)
     return kind == MC_KIND_RETRIEVE || kind == MC_KIND_GAT;
 }
 
+/* Send a request with one key, or on one server, to <sgidx>. */
 static void
-mc_dispatch(struct req *req)
+mc_send(struct req *req, uint32_t sgidx)
 {
-    struct worker *w = req->w;
-    uint32_t sgidx, *sg, hint = 0;
-    int same = 1;
+    uint32_t hint = req->nkeys > 0 ? (uint8_t)req->keys[0].p[req->keys[0].len - 1] : 0;
 
-    if (mc_cmd_kind((enum mc_cmd)req->cmd) == MC_KIND_VERSION) {
-        sgidx = worker_route_key(w, req->pool, 0, "", 0); /* any one server answers */
-    } else {
-        sgidx = worker_route_key(w, req->pool, 0, req->keys[0].p, req->keys[0].len);
-        hint = (uint8_t)req->keys[0].p[req->keys[0].len - 1];
-    }
-    if (req->nkeys > 1) {
-        sg = kt_malloc(req->nkeys * sizeof(*sg));
-        sg[0] = sgidx;
-        for (uint32_t i = 1; i < req->nkeys; i++) {
-            sg[i] = worker_route_key(w, req->pool, 0, req->keys[i].p, req->keys[i].len);
-            same &= sg[i] == sgidx;
-        }
-        if (!same) {
-            req_group(req, sg);
-            kt_free(sg);
-            for (uint32_t j = 0; j < req->nfrags; j++) {
-                mc_encode_frag(req, &req->frags[j], 0);
-            }
-            req_send_frags(req, 0);
-            return;
-        }
-        kt_free(sg);
-    }
     if (!req->noreply) {
         req_forward(req, sgidx, hint);
         return;
@@ -189,6 +165,71 @@ mc_dispatch(struct req *req)
     req->npending = 1;
     mc_encode(req, &req->frag1, 0);
     req_send(req, &req->frag1, sgidx, hint);
+}
+
+/*
+ * During an expansion: a write whose key's old server differs goes there
+ * first (proxy/dual.c). Returns 1 when it took <req>.
+ */
+static int
+mc_dual_write(struct req *req, uint32_t sgidx)
+{
+    enum mc_kind kind = mc_cmd_kind((enum mc_cmd)req->cmd);
+    uint32_t old;
+    int modify;
+
+    if (kind == MC_KIND_RETRIEVE || kind == MC_KIND_GAT || kind == MC_KIND_VERSION ||
+        req->nkeys != 1 ||
+        (old = dual_old(req, sgidx, req->keys[0].p, req->keys[0].len)) == ROUTE_NONE) {
+        return 0;
+    }
+    modify = kind == MC_KIND_ARITH || kind == MC_KIND_TOUCH || req->cmd == MC_CMD_APPEND ||
+             req->cmd == MC_CMD_PREPEND;
+    dual_start(req->w, req->pool, modify ? DUAL_MIGRATE : DUAL_DELETE, req, req->keys[0].p,
+               req->keys[0].len, old, sgidx, mc_send);
+    return 1;
+}
+
+static void
+mc_dispatch(struct req *req)
+{
+    struct worker *w = req->w;
+    uint32_t sgidx, *sg;
+    int same = 1;
+
+    if (mc_cmd_kind((enum mc_cmd)req->cmd) == MC_KIND_VERSION) {
+        sgidx = worker_route_key(w, req->pool, 0, "", 0); /* any one server answers */
+    } else {
+        sgidx = worker_route_key(w, req->pool, 0, req->keys[0].p, req->keys[0].len);
+    }
+    if (w->topo->pools[req->pool].prev_ring != NULL) {
+        enum mc_kind kind = mc_cmd_kind((enum mc_cmd)req->cmd);
+
+        /* a multi-key read is split even on one server: each key may miss on its own */
+        req->dual = kind == MC_KIND_RETRIEVE || kind == MC_KIND_GAT;
+        if (mc_dual_write(req, sgidx)) {
+            return;
+        }
+    }
+    if (req->nkeys > 1) {
+        sg = kt_malloc(req->nkeys * sizeof(*sg));
+        sg[0] = sgidx;
+        for (uint32_t i = 1; i < req->nkeys; i++) {
+            sg[i] = worker_route_key(w, req->pool, 0, req->keys[i].p, req->keys[i].len);
+            same &= sg[i] == sgidx;
+        }
+        if (!same || req->dual) {
+            req_group(req, sg);
+            kt_free(sg);
+            for (uint32_t j = 0; j < req->nfrags; j++) {
+                mc_encode_frag(req, &req->frags[j], 0);
+            }
+            req_send_frags(req, 0);
+            return;
+        }
+        kt_free(sg);
+    }
+    mc_send(req, sgidx);
 }
 
 static void
@@ -310,6 +351,9 @@ mc_backend_data_done(struct backend *be)
 
     if (!req->split) {
         spans_move(&head->rsp, &be->blk);
+        if (req->meta) {
+            backend_complete(be, head); /* a meta value is the whole reply */
+        }
         return;
     }
     for (uint32_t k = head->kpos; k < head->nkeys; k++) {

@@ -103,11 +103,11 @@ probe_done(struct probe *pr, int ok, const char *why)
         probe_wait(pr);
         return;
     }
-    if (health_probe_ok(&w->topo->health[pr->gidx], &pool->health)) {
+    if (health_probe_ok(w->topo->health[pr->gidx], pool->health)) {
         log_warn("pool '%s': server '%s' (%s) is back up after a probe", pool->name, srv->name,
                  srv->addr_text);
     }
-    w->servers[pr->gidx].probe = NULL;
+    w->servers[pr->gidx]->probe = NULL;
     pr->timer.data = pr;
     uv_close((uv_handle_t *)&pr->timer, on_probe_timer_closed);
 }
@@ -277,7 +277,7 @@ probe_wait(struct probe *pr)
 void
 probe_start(struct worker *w, uint32_t sgidx)
 {
-    struct server_rt *srt = &w->servers[sgidx];
+    struct server_rt *srt = w->servers[sgidx];
     struct probe *pr;
 
     if (srt->probe != NULL) {
@@ -290,4 +290,25 @@ probe_start(struct worker *w, uint32_t sgidx)
     pr->timer.data = pr;
     srt->probe = pr;
     probe_wait(pr);
+}
+
+void
+probe_cancel_rt(struct worker *w, struct server_rt *srt)
+{
+    struct probe *pr = srt->probe;
+    struct health *h = w->topo->health[srt->gidx];
+
+    if (pr == NULL) {
+        return;
+    }
+    srt->probe = NULL;
+    uv_timer_stop(&pr->timer);
+    if (pr->pc != NULL) {
+        probe_conn_close(pr);
+    }
+    pr->timer.data = pr;
+    uv_close((uv_handle_t *)&pr->timer, on_probe_timer_closed);
+    /* should it come back, it comes back untried, as a new server would */
+    __atomic_store_n(&h->nfail, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->state, HEALTH_UP, __ATOMIC_RELEASE);
 }

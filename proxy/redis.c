@@ -27,6 +27,7 @@
 #include "protocols/redis_cmds.h"
 #include "protocols/redis_resp.h"
 #include "proxy/conn.h"
+#include "proxy/dual.h"
 #include "proxy/instance.h"
 #include "proxy/proto.h"
 #include "proxy/request.h"
@@ -272,6 +273,61 @@ rd_encode_split(struct req *req, struct frag *f)
 }
 
 static void
+rd_send_to(struct req *req, uint32_t sgidx)
+{
+    uint32_t hint =
+        req->nkeys > 0 && req->keys[0].len > 0 ? (uint8_t)req->keys[0].p[req->keys[0].len - 1] : 0;
+
+    req_forward(req, sgidx, hint);
+}
+
+/*
+ * During an expansion (proxy/dual.c): a read may miss and ask the old ring;
+ * a write or delete of a key whose old server differs goes there first.
+ * Returns 1 when it took <req>.
+ */
+static int
+rd_dual(struct req *req, const struct redis_cmd_desc *d, uint32_t sgidx)
+{
+    uint32_t old;
+    int overwrite;
+
+    if (req->w->topo->pools[req->pool].prev_ring == NULL) {
+        return 0;
+    }
+    if (d->class == REDIS_CLASS_READ) {
+        req->dual = req->nkeys == 1;
+        return 0;
+    }
+    if (req->nkeys != 1 || (d->class != REDIS_CLASS_WRITE && d->class != REDIS_CLASS_DELETE) ||
+        (old = dual_old(req, sgidx, req->keys[0].p, req->keys[0].len)) == ROUTE_NONE) {
+        return 0;
+    }
+    overwrite = req->cmd == REDIS_CMD_SET || req->cmd == REDIS_CMD_SETEX ||
+                req->cmd == REDIS_CMD_PSETEX || d->class == REDIS_CLASS_DELETE;
+    dual_start(req->w, req->pool, overwrite ? DUAL_DELETE : DUAL_MIGRATE, req, req->keys[0].p,
+               req->keys[0].len, old, sgidx, rd_send_to);
+    return 1;
+}
+
+/* A multi-key write during an expansion: its keys are deleted on their old servers too. */
+static void
+rd_dual_multi(struct req *req, const struct redis_cmd_desc *d, const uint32_t *sg)
+{
+    if (req->w->topo->pools[req->pool].prev_ring == NULL || d->class == REDIS_CLASS_READ) {
+        return;
+    }
+    for (uint32_t k = 0; k < req->nkeys; k++) {
+        uint32_t old = dual_old(req, sg[k], req->keys[k].p, req->keys[k].len);
+
+        if (old != ROUTE_NONE) {
+            dual_start(req->w, req->pool, DUAL_DELETE, NULL, req->keys[k].p, req->keys[k].len, old,
+                       sg[k], NULL);
+        }
+    }
+}
+
+static void
 rd_route(struct req *req)
 {
     const struct redis_cmd_desc *d = redis_cmd((enum redis_cmd)req->cmd);
@@ -289,7 +345,11 @@ rd_route(struct req *req)
             req->key1.p = (const char *)key;
             req->key1.len = req->args[1].len;
             hint = req->key1.len > 0 ? key[req->key1.len - 1] : 0;
-            req_forward(req, worker_route_key(w, req->pool, 0, req->key1.p, req->key1.len), hint);
+            uint32_t one = worker_route_key(w, req->pool, 0, req->key1.p, req->key1.len);
+
+            if (!rd_dual(req, d, one)) {
+                req_forward(req, one, hint);
+            }
             return;
         }
     }
@@ -316,8 +376,13 @@ rd_route(struct req *req)
     if (req->keys[0].len > 0) {
         hint = (uint8_t)req->keys[0].p[req->keys[0].len - 1];
     }
+    if (req->nkeys > 1) {
+        rd_dual_multi(req, d, sg);
+    }
     if (same) {
-        req_forward(req, sg[0], hint);
+        if (!rd_dual(req, d, sg[0])) {
+            req_forward(req, sg[0], hint);
+        }
     } else if (d->flags & RC_SPLIT) {
         req_group(req, sg);
         for (uint32_t j = 0; j < req->nfrags; j++) {
@@ -1019,7 +1084,7 @@ rd_value_done(struct backend *be, struct frag *head)
         return 0;
     }
     spans_move(&head->rsp, &be->blk);
-    if (req->internal && head->error) {
+    if (req->internal && req->on_done == NULL && head->error) {
         log_error("server %s refused ketch's AUTH or SELECT",
                   be->c.w->topo->by_gidx[head->sgidx]->addr_text);
         backend_fail(be, UV_EACCES, "server refused AUTH or SELECT");

@@ -103,6 +103,11 @@ static void
 req_finish(struct req *req)
 {
     req->done = 1;
+    if (req->on_done != NULL) {
+        req->on_done(req); /* the proxy's own request */
+        req_free(req);
+        return;
+    }
     if (req->client != NULL) {
         client_reply_ready(req->client);
     } else {
@@ -191,13 +196,28 @@ req_add_frags(struct req *req, const uint32_t *keyidx, uint32_t n, const uint32_
     return first;
 }
 
-/* Make <req> a split request with room for every key on every hop. */
+void
+frag_again(struct frag *frag)
+{
+    frag_reset(frag);
+}
+
+uint32_t
+req_more_frags(struct req *req, const uint32_t *keyidx, uint32_t n, const uint32_t *sg)
+{
+    if (req->nfrags + n > req->frags_cap) {
+        return UINT32_MAX;
+    }
+    return req_add_frags(req, keyidx, n, sg);
+}
+
+/* Make <req> a split request with room for every key on every hop (and an old ring). */
 static void
 req_make_split(struct req *req)
 {
     uint32_t nchain = req->w->topo->pools[req->pool].nchain;
 
-    req->frags_cap = req->nkeys * nchain;
+    req->frags_cap = req->nkeys * (nchain + req->dual);
     req->frags = kt_calloc(req->frags_cap, sizeof(*req->frags));
     req->nfrags = 0; /* a request that was not split counted its frag1 */
     req->kv = kt_calloc(req->nkeys, sizeof(*req->kv));
@@ -209,7 +229,7 @@ req_make_split(struct req *req)
  * when they went (the fragment is then done with), 0 when they cannot.
  */
 static int
-req_failover(struct req *req, struct frag *frag, uint32_t hop)
+req_failover(struct req *req, struct frag *frag, uint32_t hop, int encode)
 {
     struct worker *w = req->w;
     uint32_t n = req->split ? frag->nkeys : req->nkeys, *sg, *keyidx, first, same = 1;
@@ -230,11 +250,16 @@ req_failover(struct req *req, struct frag *frag, uint32_t hop)
     if (!req->split && same) {
         /* the usual case: one key, or keys that meet again on one server */
         frag_reset(frag);
+        if (encode) {
+            req->proto->encode(req, frag, 0);
+        }
         req_send(req, frag, sg[0], 0);
         kt_free(sg);
         return 1;
     }
-    if (!req->proto->can_split(req)) {
+    if (!req->proto->can_split(req) ||
+        (req->split &&
+         req->nfrags + n > req->frags_cap)) { /* no room: a swap lengthened the chain */
         kt_free(sg);
         return 0;
     }
@@ -250,6 +275,9 @@ req_failover(struct req *req, struct frag *frag, uint32_t hop)
     }
     first = req_add_frags(req, keyidx, n, sg);
     kt_free(sg);
+    for (uint32_t j = first; encode && j < req->nfrags; j++) {
+        req->proto->encode(req, &req->frags[j], 0);
+    }
     req->npending += req->nfrags - first - 1;
     req_send_frags(req, first);
     return 1;
@@ -262,7 +290,17 @@ frag_retry(struct frag *frag)
     uint32_t nchain = req->w->topo->pools[req->pool].nchain;
 
     return frag->hop + 1 < nchain && !req->internal && !req->broadcast &&
-           req_failover(req, frag, frag->hop + 1);
+           req_failover(req, frag, frag->hop + 1, 0);
+}
+
+void
+frag_resend(struct frag *frag)
+{
+    struct req *req = frag->req;
+
+    if (req->internal || req->broadcast || !req_failover(req, frag, 0, 1)) {
+        frag_fail(frag, "server left the pool");
+    }
 }
 
 void

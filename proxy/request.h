@@ -51,6 +51,7 @@ struct frag {
     unsigned error : 1;     /* the server answered with an error */
     unsigned main_done : 1; /* the client's reply is in; nextra replies follow */
     unsigned retired : 1;   /* failed over: its keys went on in other fragments */
+    unsigned old_ring : 1;  /* sent to an expansion's old ring (proxy/dual.c) */
     uint32_t hop;           /* of the listening pool's chain: 0 primary, then gutters */
     /* the span lists last: a reused request keeps their arrays (req_create) */
     struct spans out; /* bytes made for it; empty: send req->in (owned refs) */
@@ -91,6 +92,10 @@ struct req {
     unsigned split : 1;     /* sent as several fragments; proto->merge builds the reply */
     unsigned internal : 1;  /* the proxy's own request (AUTH/SELECT upstream) */
     unsigned broadcast : 1; /* one fragment per server of the pool (SCRIPT LOAD) */
+    unsigned dual : 1;      /* a read in a pool with two rings: misses ask the old one */
+    unsigned meta : 1;      /* memcached: the proxy's own "mg", whose value ends the reply */
+    void (*on_done)(struct req *req); /* the proxy's own request: gets the reply */
+    void *job;                        /* for on_done */
     /*
      * From here on a reused request keeps its arrays: req_create zeroes
      * everything above, frag1 up to its span lists, and empties the lists.
@@ -126,6 +131,13 @@ void req_group(struct req *req, const uint32_t *sg);
  * they are made, not here.
  */
 void req_send_frags(struct req *req, uint32_t first);
+/* Empty <frag> of its reply and of what it sent, to be sent again. */
+void frag_again(struct frag *frag);
+/*
+ * Add fragments for keys <keyidx> (<n>), key keyidx[i] to server sg[i], to
+ * split request <req>; returns the first, or UINT32_MAX when there is no room.
+ */
+uint32_t req_more_frags(struct req *req, const uint32_t *keyidx, uint32_t n, const uint32_t *sg);
 /* Send <req> as one fragment carrying its own bytes to <sgidx>. */
 void req_forward(struct req *req, uint32_t sgidx, uint32_t hint);
 
@@ -134,6 +146,11 @@ void req_forward(struct req *req, uint32_t sgidx, uint32_t hint);
  * the request may go; returns 1 when they went (frag is then done with).
  */
 int frag_retry(struct frag *frag);
+/*
+ * <frag> was sent to a server that has left the topology, and not
+ * answered: send its keys again from the first hop of the new one.
+ */
+void frag_resend(struct frag *frag);
 /* <frag> has its reply (or failed): account for it and complete the request when all are in. */
 void frag_done(struct frag *frag);
 /*

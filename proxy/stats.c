@@ -72,7 +72,13 @@ stats_render_pool(struct instance *inst, const struct pool *pool, struct sbuf *s
 
     memset(&ps, 0, sizeof(ps));
     for (uint32_t w = 0; w < inst->nworkers; w++) {
-        const struct stats_pool *src = &inst->workers[w].pstats[pool->idx];
+        const struct worker_stats *st = __atomic_load_n(&inst->workers[w].stats, __ATOMIC_ACQUIRE);
+        const struct stats_pool *src;
+
+        if (pool->idx >= st->npools) {
+            continue; /* the worker has not taken the snapshot that brought the pool yet */
+        }
+        src = &st->pools[pool->idx];
 
 #define STATS_SUM_POOL(name, kind) ps.name += STATS_GET(src->name);
         STATS_POOL_LIST(STATS_SUM_POOL)
@@ -85,7 +91,7 @@ stats_render_pool(struct instance *inst, const struct pool *pool, struct sbuf *s
     /* one read of each server's health, so that the pool's count agrees with its servers' */
     tko = kt_calloc(pool->nservers ? pool->nservers : 1, sizeof(*tko));
     for (uint32_t i = 0; i < pool->nservers; i++) {
-        tko[i] = (int)health_state(&inst->topo->health[pool->servers[i].gidx]);
+        tko[i] = (int)health_state(inst->topo->health[pool->servers[i].gidx]);
         ntko += tko[i] != HEALTH_UP;
     }
     sbuf_printf(s, "\"server_tko\":%u", ntko);
@@ -95,9 +101,15 @@ stats_render_pool(struct instance *inst, const struct pool *pool, struct sbuf *s
 
         memset(&ss, 0, sizeof(ss));
         for (uint32_t w = 0; w < inst->nworkers; w++) {
-            const struct stats_server *src = &inst->workers[w].sstats[srv->gidx];
-
+            const struct worker_stats *st =
+                __atomic_load_n(&inst->workers[w].stats, __ATOMIC_ACQUIRE);
+            const struct stats_server *src;
             int64_t ejected_at = ss.server_ejected_at;
+
+            if (srv->gidx >= st->nservers) {
+                continue;
+            }
+            src = &st->servers[srv->gidx];
 
 #define STATS_SUM_SERVER(name, kind) ss.name += STATS_GET(src->name);
             STATS_SERVER_LIST(STATS_SUM_SERVER)
@@ -135,7 +147,9 @@ stats_render(struct instance *inst, char **out)
                 PACKAGE_VERSION, (long long)(now - inst->start_time), (long long)now,
                 (long long)total, (long long)curr);
     for (uint32_t p = 0; p < inst->topo->npools; p++) {
-        stats_render_pool(inst, &inst->topo->pools[p], &s);
+        if (inst->topo->pools[p].cf != NULL) {
+            stats_render_pool(inst, &inst->topo->pools[p], &s);
+        }
     }
     sbuf_printf(&s, "}\n");
     *out = s.p;

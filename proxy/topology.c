@@ -13,6 +13,7 @@
 
 #include "common/alloc.h"
 #include "common/err.h"
+#include "common/util.h"
 #include "conf/conf.h"
 #include "hashring/ring.h"
 #include "proxy/topology.h"
@@ -55,61 +56,176 @@ topology_resolve(const struct conf_addr *a, struct sockaddr_storage *ss, socklen
     return 0;
 }
 
-static int
-topology_build_pool(struct topology *topo, uint32_t idx, uint32_t *gidx, struct kt_err *err)
+/* The slot of <name> in <names> (<*n> of them), added when new. */
+static uint32_t
+registry_slot(char ***names, uint32_t *n, const char *name, int *added)
 {
-    const struct conf_pool *cp = &topo->conf->pools[idx];
-    struct pool *p = &topo->pools[idx];
-    struct ring_node *nodes;
+    for (uint32_t i = 0; i < *n; i++) {
+        if (strcmp((*names)[i], name) == 0) {
+            *added = 0;
+            return i;
+        }
+    }
+    *names = kt_realloc(*names, (*n + 1) * sizeof(**names));
+    (*names)[*n] = kt_strdup(name);
+    *added = 1;
+    return (*n)++;
+}
+
+static uint32_t
+registry_pool(struct registry *reg, const char *name)
+{
+    int added;
+    uint32_t slot = registry_slot(&reg->pools, &reg->npools, name, &added);
+
+    if (added) {
+        reg->pool_health = kt_realloc(reg->pool_health, reg->npools * sizeof(*reg->pool_health));
+        reg->pool_health[slot] = kt_calloc(1, sizeof(**reg->pool_health));
+    }
+    return slot;
+}
+
+/*
+ * A server's identity: what must not change for its connections to be
+ * kept. A server whose address or connection settings change is a new one.
+ */
+static uint32_t
+registry_server(struct registry *reg, const struct conf_pool *cp, const struct conf_server *cs,
+                const char *addr_text)
+{
+    char id[1024];
+    int added;
+    uint32_t slot;
+
+    snprintf(id, sizeof(id), "%s\n%s\n%s\n%d %d %u %d\n%s", cp->name, cs->name, addr_text,
+             cp->redis, cp->redis_db, cp->server_connections, cp->tcpkeepalive,
+             cp->redis_auth != NULL ? cp->redis_auth : "");
+    slot = registry_slot(&reg->servers, &reg->nservers, id, &added);
+    if (added) {
+        reg->health = kt_realloc(reg->health, reg->nservers * sizeof(*reg->health));
+        reg->health[slot] = kt_calloc(1, sizeof(**reg->health));
+    }
+    return slot;
+}
+
+void
+registry_free(struct registry *reg)
+{
+    for (uint32_t i = 0; i < reg->npools; i++) {
+        kt_free(reg->pools[i]);
+        kt_free(reg->pool_health[i]);
+    }
+    for (uint32_t i = 0; i < reg->nservers; i++) {
+        kt_free(reg->servers[i]);
+        kt_free(reg->health[i]);
+    }
+    kt_free(reg->pools);
+    kt_free(reg->pool_health);
+    kt_free(reg->servers);
+    kt_free(reg->health);
+    memset(reg, 0, sizeof(*reg));
+}
+
+/* Whether previous server <ps> is ring server <cs> too (same name and address). */
+static int
+server_same(const struct conf_server *ps, const struct conf_server *cs)
+{
+    return strcmp(ps->name, cs->name) == 0 && strcmp(ps->addr.host, cs->addr.host) == 0 &&
+           ps->addr.port == cs->addr.port;
+}
+
+/* Set up <s> from <cs>, index <i> of its pool <p>. */
+static int
+topology_build_server(struct registry *reg, struct pool *p, struct server *s,
+                      const struct conf_server *cs, uint32_t i, struct kt_err *err)
+{
+    char text[600], what[512];
+
+    s->idx = i;
+    s->owner = p;
+    s->name = cs->name;
+    s->weight = cs->weight;
+    if (cs->addr.is_unix) {
+        snprintf(text, sizeof(text), "%s", cs->addr.host);
+    } else {
+        snprintf(text, sizeof(text), "%s:%d", cs->addr.host, cs->addr.port);
+    }
+    s->addr_text = kt_strdup(text);
+    s->gidx = registry_server(reg, p->cf, cs, text);
+    snprintf(what, sizeof(what), "pool '%s': server '%s'", p->name, cs->name);
+    return topology_resolve(&cs->addr, &s->addr, &s->addrlen, err, what);
+}
+
+/* A ring over <n> servers of <p> from <first> on, or those marked in <pick>. */
+static struct ring *
+topology_ring(const struct pool *p, const uint32_t *pick, uint32_t n)
+{
+    struct ring_node *nodes = kt_calloc(n ? n : 1, sizeof(*nodes));
+    struct ring *ring;
+
+    for (uint32_t i = 0; i < n; i++) {
+        const struct server *s = &p->servers[pick[i]];
+
+        nodes[i].name = s->name;
+        nodes[i].name_len = strlen(s->name);
+        nodes[i].weight = s->weight;
+        nodes[i].id = pick[i];
+    }
+    ring = ring_build((enum ring_dist)p->cf->distribution, nodes, n);
+    kt_free(nodes);
+    return ring;
+}
+
+static int
+topology_build_pool(struct topology *topo, struct registry *reg, const struct conf_pool *cp,
+                    struct kt_err *err)
+{
+    struct pool *p = &topo->pools[registry_pool(reg, cp->name)];
+    uint32_t n = 0, *pick;
     char what[512];
     int rc = 0;
 
-    p->idx = idx;
+    p->idx = (uint32_t)(p - topo->pools);
     p->name = cp->name;
     p->cf = cp;
     p->hash = hash_get((enum hash_type)cp->hash);
-    p->nservers = (uint32_t)cp->nservers;
-    p->servers = kt_calloc(p->nservers ? p->nservers : 1, sizeof(*p->servers));
+    p->health = reg->pool_health[p->idx];
+    p->servers = kt_calloc(cp->nservers + cp->nprev + 1, sizeof(*p->servers));
+    pick = kt_calloc(cp->nservers + cp->nprev + 1, sizeof(*pick));
     if (cp->has_listen) {
         snprintf(what, sizeof(what), "pool '%s': listen", cp->name);
         rc = topology_resolve(&cp->listen, &p->listen_addr, &p->listen_addrlen, err, what);
     }
-    nodes = kt_calloc(p->nservers ? p->nservers : 1, sizeof(*nodes));
-    for (uint32_t i = 0; i < p->nservers; i++) {
-        const struct conf_server *cs = &cp->servers[i];
-        struct server *s = &p->servers[i];
-        char text[600];
-
-        s->idx = i;
-        s->gidx = (*gidx)++;
-        s->owner = p;
-        s->name = cs->name;
-        s->weight = cs->weight;
-        if (cs->addr.is_unix) {
-            snprintf(text, sizeof(text), "%s", cs->addr.host);
-        } else {
-            snprintf(text, sizeof(text), "%s:%d", cs->addr.host, cs->addr.port);
-        }
-        s->addr_text = kt_strdup(text);
-        snprintf(what, sizeof(what), "pool '%s': server '%s'", cp->name, cs->name);
-        if (topology_resolve(&cs->addr, &s->addr, &s->addrlen, err, what) != 0) {
-            rc = -EINVAL;
-        }
-        nodes[i].name = cs->name;
-        nodes[i].name_len = strlen(cs->name);
-        nodes[i].weight = cs->weight;
-        nodes[i].id = i;
+    for (uint32_t i = 0; i < cp->nservers; i++) {
+        rc |= topology_build_server(reg, p, &p->servers[i], &cp->servers[i], i, err);
+        pick[i] = i;
     }
-    p->ring = ring_build((enum ring_dist)cp->distribution, nodes, p->nservers);
-    kt_free(nodes);
-    p->health.max_tko = health_max_tko(cp->max_tko_share, p->nservers);
+    p->nservers = p->nring = (uint32_t)cp->nservers;
+    p->ring = topology_ring(p, pick, p->nring);
+    /* an expansion: the old ring, its servers that left the new one appended */
+    for (uint32_t j = 0; j < cp->nprev; j++) {
+        uint32_t i = 0;
+
+        while (i < p->nring && !server_same(&cp->prev_servers[j], &cp->servers[i])) {
+            i++;
+        }
+        if (i == p->nring) {
+            i = p->nservers++;
+            rc |= topology_build_server(reg, p, &p->servers[i], &cp->prev_servers[j], i, err);
+        }
+        pick[n++] = i;
+    }
+    if (cp->nprev > 0) {
+        p->prev_ring = topology_ring(p, pick, n);
+    }
+    kt_free(pick);
     p->eject = cp->auto_eject_hosts && cp->gutter == NULL;
-    return rc;
+    return rc != 0 ? -EINVAL : 0;
 }
 
 /* Pool <p>'s chain: its route's children, or itself and its gutter (conf checked the names). */
 static void
-topology_build_chain(struct topology *topo, struct pool *p)
+topology_build_chain(struct topology *topo, struct registry *reg, struct pool *p)
 {
     const struct conf_pool *cp = p->cf;
 
@@ -117,40 +233,66 @@ topology_build_chain(struct topology *topo, struct pool *p)
     p->chain = kt_calloc(cp->route.nchildren + 2, sizeof(*p->chain));
     if (cp->route.type == CONF_ROUTE_FAILOVER) {
         for (size_t c = 0; c < cp->route.nchildren; c++) {
-            p->chain[p->nchain++] =
-                conf_pool_find(topo->conf, cp->route.children[c]) - topo->conf->pools;
+            p->chain[p->nchain++] = registry_pool(reg, cp->route.children[c]);
         }
         return;
     }
     p->chain[p->nchain++] = p->idx;
     if (cp->gutter != NULL) {
-        p->chain[p->nchain++] = conf_pool_find(topo->conf, cp->gutter) - topo->conf->pools;
+        p->chain[p->nchain++] = registry_pool(reg, cp->gutter);
+    }
+    KT_UNUSED(topo);
+}
+
+void
+topology_activate(struct topology *topo)
+{
+    for (uint32_t i = 0; i < topo->npools; i++) {
+        struct pool *p = &topo->pools[i];
+        uint32_t ntko = 0;
+
+        if (p->cf == NULL) {
+            continue;
+        }
+        for (uint32_t j = 0; j < p->nservers; j++) {
+            ntko += health_is_tko(topo->health[p->servers[j].gidx]);
+        }
+        __atomic_store_n(&p->health->max_tko, health_max_tko(p->cf->max_tko_share, p->nring),
+                         __ATOMIC_RELAXED);
+        __atomic_store_n(&p->health->ntko, ntko, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&p->health->gen, 1, __ATOMIC_RELEASE);
     }
 }
 
 int
-topology_build(struct conf *conf, uint64_t generation, struct topology **out, struct kt_err *err)
+topology_build(struct registry *reg, struct conf *conf, uint64_t generation, struct topology **out,
+               struct kt_err *err)
 {
     struct topology *topo = kt_calloc(1, sizeof(*topo));
-    uint32_t gidx = 0;
     int rc = 0;
 
     topo->refs = 1;
     topo->generation = generation;
     topo->conf = conf;
-    topo->npools = (uint32_t)conf->npools;
+    for (size_t i = 0; i < conf->npools; i++) {
+        registry_pool(reg, conf->pools[i].name);
+    }
+    topo->npools = reg->npools;
     topo->pools = kt_calloc(topo->npools ? topo->npools : 1, sizeof(*topo->pools));
-    for (uint32_t i = 0; i < topo->npools; i++) {
-        if (topology_build_pool(topo, i, &gidx, err) != 0) {
+    for (size_t i = 0; i < conf->npools; i++) {
+        if (topology_build_pool(topo, reg, &conf->pools[i], err) != 0) {
             rc = -EINVAL;
         }
     }
     for (uint32_t i = 0; i < topo->npools; i++) {
-        topology_build_chain(topo, &topo->pools[i]);
+        if (topo->pools[i].cf != NULL) {
+            topology_build_chain(topo, reg, &topo->pools[i]);
+        }
     }
-    topo->nservers = gidx;
-    topo->health = kt_calloc(gidx ? gidx : 1, sizeof(*topo->health));
-    topo->by_gidx = kt_calloc(gidx ? gidx : 1, sizeof(*topo->by_gidx));
+    topo->nservers = reg->nservers;
+    topo->health = kt_calloc(topo->nservers ? topo->nservers : 1, sizeof(*topo->health));
+    memcpy(topo->health, reg->health, topo->nservers * sizeof(*topo->health));
+    topo->by_gidx = kt_calloc(topo->nservers ? topo->nservers : 1, sizeof(*topo->by_gidx));
     for (uint32_t i = 0; i < topo->npools; i++) {
         for (uint32_t j = 0; j < topo->pools[i].nservers; j++) {
             topo->by_gidx[topo->pools[i].servers[j].gidx] = &topo->pools[i].servers[j];
@@ -189,6 +331,9 @@ topology_unref(struct topology *topo)
         if (p->ring != NULL) {
             ring_free(p->ring);
         }
+        if (p->prev_ring != NULL) {
+            ring_free(p->prev_ring);
+        }
     }
     kt_free(topo->pools);
     kt_free(topo->by_gidx);
@@ -200,8 +345,8 @@ topology_unref(struct topology *topo)
 uint32_t
 pool_key_hash(const struct pool *pool, const char *key, size_t len)
 {
-    /* twemproxy: a one-server pool and an empty key skip hashing */
-    if (pool->nservers == 1 || len == 0) {
+    /* twemproxy: a one-server pool and an empty key skip hashing (not with two rings) */
+    if ((pool->nring == 1 && pool->prev_ring == NULL) || len == 0) {
         return 0;
     }
     if (pool->cf->has_hash_tag) {

@@ -4,8 +4,15 @@
  * thread builds it from a struct conf; every worker holds a reference and
  * never modifies it - except server health (proxy/health.h), which every
  * worker reads and writes with atomics so that a server found dead by one
- * thread is avoided by all. Connections live in the worker, keyed by
- * server index.
+ * thread is avoided by all.
+ *
+ * Pools and servers are numbered by slot, and a slot outlives snapshots:
+ * the registry gives the same pool name, and the same server identity
+ * (pool, name, address, connection settings), the same slot in every
+ * snapshot. Workers key connections, stats and probes by slot, so a server
+ * that survives a reload keeps its connections, its counters and its
+ * health, and a request in flight across a swap still names the right one.
+ * A slot absent from a snapshot has no pool (cf NULL) or no server (NULL).
  */
 #ifndef KT_PROXY_TOPOLOGY_H
 #define KT_PROXY_TOPOLOGY_H
@@ -23,7 +30,7 @@ struct ring;
 
 struct server {
     uint32_t idx;                 /* index within its pool */
-    uint32_t gidx;                /* index across the topology (worker arrays) */
+    uint32_t gidx;                /* slot: index of worker arrays, stable across snapshots */
     struct pool *owner;           /* pool it belongs to (ref) */
     const char *name;             /* ketama identity and stats key (ref in conf) */
     const char *addr_text;        /* "host:port" or path, for logs (owned) */
@@ -33,13 +40,15 @@ struct server {
 };
 
 struct pool {
-    uint32_t idx;               /* index within the topology */
+    uint32_t idx;               /* slot, stable across snapshots */
     const char *name;           /* (ref in conf) */
     const struct conf_pool *cf; /* every configured setting (ref in conf) */
     hash_fn hash;               /* key hash */
-    struct server *servers;     /* nservers (owned) */
+    struct server *servers;     /* nservers: the ring's, then those only in prev_ring (owned) */
     uint32_t nservers;
-    struct ring *ring;                   /* all servers (owned); workers rebuild on ejection */
+    uint32_t nring;                      /* servers[0 .. nring - 1] make up the ring */
+    struct ring *ring;                   /* (owned); workers rebuild it on ejection */
+    struct ring *prev_ring;              /* an expansion's old ring, or NULL (owned) */
     struct sockaddr_storage listen_addr; /* resolved listen address (TCP) */
     socklen_t listen_addrlen;
     /*
@@ -51,29 +60,42 @@ struct pool {
     uint32_t *chain; /* pool indices (owned) */
     uint32_t nchain;
     uint32_t gutter_ttl_s;
-    int eject;                 /* auto_eject_hosts and no gutter: TKO servers leave the ring */
-    struct health_pool health; /* shared, atomics */
+    int eject;                  /* auto_eject_hosts and no gutter: TKO servers leave the ring */
+    struct health_pool *health; /* shared, atomics (the registry's) */
+};
+
+/* Slots and the health behind them, kept by the control thread for the process's life. */
+struct registry {
+    char **pools; /* pool slot -> name (owned) */
+    uint32_t npools;
+    char **servers; /* server slot -> identity (owned) */
+    uint32_t nservers;
+    struct health **health;           /* by server slot (owned) */
+    struct health_pool **pool_health; /* by pool slot (owned) */
 };
 
 struct topology {
     uint32_t refs;       /* atomic: workers and the control thread */
     uint64_t generation; /* increases with every published snapshot */
     struct conf *conf;   /* the configuration it was built from (owned) */
-    struct pool *pools;  /* npools (owned) */
+    struct pool *pools;  /* npools, by slot; cf NULL: not in this snapshot (owned) */
     uint32_t npools;
-    uint32_t nservers;       /* across all pools */
-    struct server **by_gidx; /* nservers: server by its topology index (owned) */
-    struct health *health;   /* nservers: by topology index, shared, atomics (owned) */
+    uint32_t nservers;       /* server slots */
+    struct server **by_gidx; /* nservers: server by slot, NULL when absent (owned) */
+    struct health **health;  /* nservers: by slot, shared, atomics (the registry's) */
 };
 
 /*
  * Build a topology from <conf>, which it takes ownership of (also on
- * failure). Resolves every address (blocking; control thread only).
- * Returns 0 and stores it in <*out>, or a negative errno with messages
- * added to <err>.
+ * failure), numbering pools and servers through <reg>. Resolves every
+ * address (blocking; control thread only). Returns 0 and stores it in
+ * <*out>, or a negative errno with messages added to <err>.
  */
-int topology_build(struct conf *conf, uint64_t generation, struct topology **out,
-                   struct kt_err *err);
+int topology_build(struct registry *reg, struct conf *conf, uint64_t generation,
+                   struct topology **out, struct kt_err *err);
+void registry_free(struct registry *reg);
+/* <topo> is about to be published: fit the pools' shared TKO counts to its server lists. */
+void topology_activate(struct topology *topo);
 struct topology *topology_ref(struct topology *topo);
 /* Drop a reference; the last one frees the snapshot. Any thread. */
 void topology_unref(struct topology *topo);

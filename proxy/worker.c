@@ -37,36 +37,172 @@ static void
 on_listener_connection(uv_stream_t *server, int status)
 {
     struct worker *w = server->loop->data;
-    struct pool_rt *prt = server->data;
+    struct listener *l = server->data;
 
     if (status < 0) {
         log_warn("worker %u: accept failed: %s", w->id, uv_strerror(status));
         return;
     }
-    client_accept(w, server, (uint32_t)(prt - w->pools), server->type == UV_NAMED_PIPE);
+    client_accept(w, server, l->pool, server->type == UV_NAMED_PIPE);
 }
 
 static int
-worker_listen(struct worker *w, uint32_t pool, int fd)
+worker_listen(struct worker *w, struct listener *l, uint32_t pool, int fd)
 {
-    struct pool_rt *prt = &w->pools[pool];
     const struct conf_pool *cp = w->topo->pools[pool].cf;
     uv_stream_t *s;
     int rc;
 
+    l->pool = pool;
     if (cp->listen.is_unix) {
-        uv_pipe_init(&w->loop, &prt->listener.pipe, 0);
-        rc = uv_pipe_open(&prt->listener.pipe, fd);
+        uv_pipe_init(&w->loop, &l->u.pipe, 0);
+        rc = uv_pipe_open(&l->u.pipe, fd);
     } else {
-        uv_tcp_init(&w->loop, &prt->listener.tcp);
-        rc = uv_tcp_open(&prt->listener.tcp, fd);
+        uv_tcp_init(&w->loop, &l->u.tcp);
+        rc = uv_tcp_open(&l->u.tcp, fd);
     }
     if (rc != 0) {
         return rc;
     }
-    s = (uv_stream_t *)&prt->listener;
-    s->data = prt;
+    s = (uv_stream_t *)&l->u;
+    s->data = l;
     return uv_listen(s, cp->backlog, on_listener_connection);
+}
+
+/* Make room for the slots of <topo>: the arrays only grow (slots are never reused). */
+static void
+worker_grow(struct worker *w, const struct topology *topo)
+{
+    struct worker_stats *old = w->stats, *st;
+    uint32_t np = old != NULL ? old->npools : 0, ns = old != NULL ? old->nservers : 0;
+
+    if (old != NULL && topo->npools <= np && topo->nservers <= ns) {
+        return;
+    }
+    w->pools = kt_realloc(w->pools, topo->npools * sizeof(*w->pools));
+    memset(w->pools + np, 0, (topo->npools - np) * sizeof(*w->pools));
+    w->servers = kt_realloc(w->servers, (topo->nservers + 1) * sizeof(*w->servers));
+    memset(w->servers + ns, 0, (topo->nservers + 1 - ns) * sizeof(*w->servers));
+    st = kt_calloc(1, sizeof(*st));
+    st->npools = topo->npools;
+    st->nservers = topo->nservers;
+    st->pools = kt_calloc(topo->npools + 1, sizeof(*st->pools));
+    st->servers = kt_calloc(topo->nservers + 1, sizeof(*st->servers));
+    if (old != NULL) {
+        memcpy(st->pools, old->pools, np * sizeof(*st->pools));
+        memcpy(st->servers, old->servers, ns * sizeof(*st->servers));
+    }
+    st->older = old;
+    w->pstats = st->pools;
+    w->sstats = st->servers;
+    __atomic_store_n(&w->stats, st, __ATOMIC_RELEASE);
+}
+
+/* Per-worker state for the servers of <topo> that have none yet. */
+static void
+worker_add_servers(struct worker *w, const struct topology *topo, int connect)
+{
+    for (uint32_t p = 0; p < topo->npools; p++) {
+        const struct pool *pool = &topo->pools[p];
+
+        for (uint32_t s = 0; pool->cf != NULL && s < pool->nservers; s++) {
+            uint32_t gidx = pool->servers[s].gidx;
+            struct server_rt *srt = w->servers[gidx];
+
+            if (srt != NULL) {
+                continue;
+            }
+            srt = kt_calloc(1, sizeof(*srt));
+            srt->gidx = gidx;
+            srt->nconns = pool->cf->server_connections;
+            srt->conns = kt_calloc(srt->nconns, sizeof(*srt->conns));
+            w->servers[gidx] = srt;
+            if (connect && pool->cf->preconnect) {
+                backend_preconnect(w, gidx);
+            }
+        }
+    }
+}
+
+/* Forget the rings this worker built for its pools: the next lookup builds them again. */
+static void
+worker_reset_rings(struct worker *w)
+{
+    for (uint32_t p = 0; p < w->topo->npools; p++) {
+        struct pool_rt *prt = &w->pools[p];
+
+        if (prt->own_ring) {
+            ring_free(prt->ring);
+        }
+        prt->ring = w->topo->pools[p].ring;
+        prt->own_ring = 0;
+        prt->gen = w->topo->pools[p].cf != NULL ? health_gen(w->topo->pools[p].health) - 1 : 0;
+    }
+}
+
+/*
+ * Take snapshot <topo>: servers that stayed keep their connections; the
+ * connections of servers that left are closed, and what was in flight on
+ * them is sent again under the new snapshot (it was not answered).
+ */
+static void
+worker_swap(struct worker *w, struct topology *topo)
+{
+    struct topology *old = w->topo;
+
+    worker_grow(w, topo);
+    w->topo = topo;
+    worker_reset_rings(w);
+    worker_add_servers(w, topo, 1);
+    for (uint32_t g = 0; g < old->nservers; g++) {
+        struct server_rt *srt = w->servers[g];
+
+        if (srt == NULL || topo->by_gidx[g] != NULL) {
+            continue;
+        }
+        w->servers[g] = NULL;
+        probe_cancel_rt(w, srt);
+        for (uint32_t i = 0; i < srt->nconns; i++) {
+            if (srt->conns[i] != NULL) {
+                backend_retire(srt->conns[i]);
+            }
+        }
+        kt_free(srt->conns);
+        kt_free(srt);
+    }
+    log_debug(LOG_VERB, "worker %u: serving topology %llu", w->id,
+              (unsigned long long)topo->generation);
+    topology_unref(old);
+}
+
+static void
+on_wakeup(uv_async_t *handle)
+{
+    struct worker *w = KT_CONTAINER_OF(handle, struct worker, wakeup);
+    struct topology *topo;
+
+    uv_mutex_lock(&w->next_lock);
+    topo = w->next;
+    w->next = NULL;
+    uv_mutex_unlock(&w->next_lock);
+    if (topo != NULL) {
+        worker_swap(w, topo);
+    }
+}
+
+void
+worker_publish(struct worker *w, struct topology *topo)
+{
+    struct topology *skipped;
+
+    uv_mutex_lock(&w->next_lock);
+    skipped = w->next;
+    w->next = topology_ref(topo);
+    uv_mutex_unlock(&w->next_lock);
+    if (skipped != NULL) {
+        topology_unref(skipped); /* superseded before the worker took it */
+    }
+    uv_async_send(&w->wakeup);
 }
 
 void
@@ -81,22 +217,12 @@ worker_init(struct worker *w, struct instance *inst, uint32_t id, struct topolog
     buf_pool_init(&w->bufs, (uint32_t)inst->opt.mbuf_size);
     w->writer.pool = &w->bufs;
     TAILQ_INIT(&w->flushq);
-    w->pools = kt_calloc(topo->npools, sizeof(*w->pools));
-    w->servers = kt_calloc(topo->nservers ? topo->nservers : 1, sizeof(*w->servers));
-    w->pstats = kt_calloc(topo->npools, sizeof(*w->pstats));
-    w->sstats = kt_calloc(topo->nservers ? topo->nservers : 1, sizeof(*w->sstats));
+    uv_mutex_init(&w->next_lock);
+    worker_grow(w, topo);
     for (uint32_t p = 0; p < topo->npools; p++) {
-        const struct pool *pool = &topo->pools[p];
-
-        w->pools[p].ring = pool->ring;
-        for (uint32_t s = 0; s < pool->nservers; s++) {
-            struct server_rt *srt = &w->servers[pool->servers[s].gidx];
-
-            srt->gidx = pool->servers[s].gidx;
-            srt->nconns = pool->cf->server_connections;
-            srt->conns = kt_calloc(srt->nconns, sizeof(*srt->conns));
-        }
+        w->pools[p].ring = topo->pools[p].ring;
     }
+    worker_add_servers(w, topo, 0);
 }
 
 static void
@@ -119,11 +245,13 @@ worker_start(struct worker *w)
     w->loop.data = w;
     uv_check_init(&w->loop, &w->flusher);
     uv_check_start(&w->flusher, on_flush);
+    uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+    w->listeners = kt_calloc(w->topo->npools + 1, sizeof(*w->listeners));
     for (uint32_t p = 0; p < w->topo->npools; p++) {
         if (w->listen_fds[p] < 0) {
             continue;
         }
-        rc = worker_listen(w, p, w->listen_fds[p]);
+        rc = worker_listen(w, &w->listeners[w->nlisteners++], p, w->listen_fds[p]);
         if (rc != 0) {
             log_error("pool '%s': listen failed: %s", w->topo->pools[p].name, uv_strerror(rc));
             return rc;
@@ -149,11 +277,11 @@ worker_rebuild_ring(struct worker *w, uint32_t p, uint32_t gen)
 {
     const struct pool *pool = &w->topo->pools[p];
     struct pool_rt *prt = &w->pools[p];
-    struct ring_node *nodes = kt_calloc(pool->nservers ? pool->nservers : 1, sizeof(*nodes));
+    struct ring_node *nodes = kt_calloc(pool->nring ? pool->nring : 1, sizeof(*nodes));
     uint32_t n = 0;
 
-    for (uint32_t s = 0; s < pool->nservers; s++) {
-        if (health_is_tko(&w->topo->health[pool->servers[s].gidx])) {
+    for (uint32_t s = 0; s < pool->nring; s++) {
+        if (health_is_tko(w->topo->health[pool->servers[s].gidx])) {
             continue;
         }
         nodes[n].name = pool->servers[s].name;
@@ -165,7 +293,7 @@ worker_rebuild_ring(struct worker *w, uint32_t p, uint32_t gen)
     if (prt->own_ring) {
         ring_free(prt->ring);
     }
-    if (n == pool->nservers) {
+    if (n == pool->nring) {
         prt->ring = pool->ring;
         prt->own_ring = 0;
     } else {
@@ -193,7 +321,7 @@ worker_pool_key(struct worker *w, uint32_t p, const char *key, size_t len)
     uint32_t hash, id;
 
     if (pool->eject) {
-        uint32_t gen = health_gen(&pool->health);
+        uint32_t gen = health_gen(pool->health);
 
         if (gen != prt->gen) {
             worker_rebuild_ring(w, p, gen);
@@ -220,7 +348,7 @@ worker_route_on(struct worker *w, uint32_t p, uint32_t hop, uint32_t sgidx, cons
         if (sgidx == ROUTE_NONE) {
             continue;
         }
-        if (!health_is_tko(&w->topo->health[sgidx])) {
+        if (!health_is_tko(w->topo->health[sgidx])) {
             return sgidx;
         }
         tko = 1;
@@ -248,8 +376,7 @@ worker_server_failed(struct worker *w, uint32_t sgidx, enum health_fault fault, 
     const struct conf_pool *cp = pool->cf;
     uv_timeval64_t tv;
 
-    switch (
-        health_failed(&w->topo->health[sgidx], &pool->health, fault, cp->server_failure_limit)) {
+    switch (health_failed(w->topo->health[sgidx], pool->health, fault, cp->server_failure_limit)) {
     case HEALTH_MARKED:
         STATS_INC(w->pstats[pool->idx].server_tkos);
         if (pool->eject) {
@@ -265,7 +392,7 @@ worker_server_failed(struct worker *w, uint32_t sgidx, enum health_fault fault, 
     case HEALTH_FAIL_OPEN_ENTERED:
         log_warn("pool '%s': server '%s' (%s) is failing (%s) but %u of %u servers are TKO "
                  "already (max_tko_share %g): failing open, it keeps its traffic",
-                 pool->name, srv->name, srv->addr_text, why, pool->health.max_tko, pool->nservers,
+                 pool->name, srv->name, srv->addr_text, why, pool->health->max_tko, pool->nservers,
                  cp->max_tko_share);
         STATS_INC(w->pstats[pool->idx].fail_open);
         break;
@@ -280,5 +407,5 @@ worker_server_failed(struct worker *w, uint32_t sgidx, enum health_fault fault, 
 void
 worker_server_ok(struct worker *w, uint32_t sgidx)
 {
-    health_answered(&w->topo->health[sgidx]);
+    health_answered(w->topo->health[sgidx]);
 }

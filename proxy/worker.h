@@ -37,10 +37,28 @@ struct pool_rt {
     struct ring *ring; /* ring in use: the topology's, or ours without the TKO servers */
     int own_ring;      /* 1 when ring is ours to free */
     uint32_t gen;      /* the pool's health generation that ring was built for */
+};
+
+/* A listening socket of one pool (the set of listening pools is fixed at start). */
+struct listener {
     union {
         uv_tcp_t tcp;
         uv_pipe_t pipe;
-    } listener;
+    } u;
+    uint32_t pool; /* slot */
+};
+
+/*
+ * A worker's stats shards as the control thread reads them: replaced whole
+ * when a snapshot brings new slots, and the old ones kept (the control
+ * thread may be reading them), so that a reader never sees a count and an
+ * array that disagree.
+ */
+struct worker_stats {
+    uint32_t npools, nservers;
+    struct stats_pool *pools;     /* npools (owned) */
+    struct stats_server *servers; /* nservers (owned) */
+    struct worker_stats *older;   /* replaced ones, freed with the worker */
 };
 
 struct worker {
@@ -48,10 +66,15 @@ struct worker {
     struct instance *inst; /* (ref) */
     uv_thread_t thread;
     uv_loop_t loop;
-    uv_check_t flusher;        /* end of loop turn: write out queued output */
-    struct topology *topo;     /* snapshot in use (one ref) */
-    struct pool_rt *pools;     /* topo->npools */
-    struct server_rt *servers; /* topo->nservers */
+    uv_check_t flusher;         /* end of loop turn: write out queued output */
+    struct topology *topo;      /* snapshot in use (one ref) */
+    struct pool_rt *pools;      /* topo->npools, by slot */
+    struct server_rt **servers; /* topo->nservers, by slot; NULL: not in the snapshot */
+    uv_async_t wakeup;          /* the control thread published a snapshot */
+    uv_mutex_t next_lock;
+    struct topology *next;      /* newest snapshot published, not yet taken (one ref) */
+    struct listener *listeners; /* nlisteners */
+    uint32_t nlisteners;
     struct buf_pool bufs;
     struct buf_writer writer; /* bytes the proxy makes: errors, split requests */
     struct req *req_cache;    /* finished requests kept for reuse, with their span arrays */
@@ -59,8 +82,9 @@ struct worker {
     TAILQ_HEAD(, conn) flushq; /* conns with output this turn */
     int *listen_fds;           /* per pool: socket made by the main thread, or -1 */
     struct stats_global gstats;
-    struct stats_pool *pstats;   /* per pool */
-    struct stats_server *sstats; /* per server */
+    struct stats_pool *pstats;   /* per pool slot: stats->pools */
+    struct stats_server *sstats; /* per server slot: stats->servers */
+    struct worker_stats *stats;  /* what the control thread reads (atomic pointer) */
     uint32_t rand_state;         /* random distribution */
 };
 
@@ -68,6 +92,8 @@ struct worker {
 void worker_init(struct worker *w, struct instance *inst, uint32_t id, struct topology *topo,
                  int *fds);
 int worker_start(struct worker *w);
+/* Control thread: hand <topo> to <w>, which takes it at its next loop turn (takes a ref). */
+void worker_publish(struct worker *w, struct topology *topo);
 
 /* Current loop time in ms. */
 static inline uint64_t
@@ -96,7 +122,7 @@ worker_route_key(struct worker *w, uint32_t pool, uint32_t hop, const char *key,
 {
     uint32_t sgidx = worker_pool_key(w, w->topo->pools[pool].chain[hop], key, len);
 
-    if (sgidx != ROUTE_NONE && !health_is_tko(&w->topo->health[sgidx])) {
+    if (sgidx != ROUTE_NONE && !health_is_tko(w->topo->health[sgidx])) {
         return sgidx; /* the usual case: the first pool asked has a healthy server */
     }
     return worker_route_on(w, pool, hop, sgidx, key, len);
@@ -114,5 +140,7 @@ uint32_t worker_rand(struct worker *w);
 
 /* proxy/probe.c: probe TKO server <sgidx> until it answers, then bring it back. */
 void probe_start(struct worker *w, uint32_t sgidx);
+/* Server <srt> has left the topology: stop probing it, and forget its TKO. */
+void probe_cancel_rt(struct worker *w, struct server_rt *srt);
 
 #endif
