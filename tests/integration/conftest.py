@@ -1,7 +1,7 @@
 """pytest fixtures for ketch's integration tests.
 
-Real memcached and Redis servers on loopback ports chosen at run time, the
-proxy under test in front of them (ketch, or nutcracker to check the tests
+Real memcached, Redis and ZooKeeper servers on loopback ports chosen at run
+time, the proxy under test in front of them (ketch, or nutcracker to check the tests
 themselves), and teardown that stops every process even when a test fails.
 
   KETCH_BIN=/usr/sbin/nutcracker KETCH_TEST_AGAINST_NUTCRACKER=1 \\
@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import os
 import signal
+import uuid
 
 import pytest
 
@@ -235,3 +236,39 @@ def tag(request):
     each other's keys."""
     h = hashlib.md5(request.node.nodeid.encode()).hexdigest()[:8]
     return "t%d-%s" % (next(_tags), h)
+
+
+# --------------------------------------------------------------------------
+# ZooKeeper: no skip when it is missing (CI installs it; a skip would hide
+# that the membership tests never ran)
+
+
+@pytest.fixture(scope="session")
+def zookeeper(tmp_path_factory):
+    """One real ZooKeeper for the whole session: a JVM starts slowly. Tests
+    share it through zk_root; a test that stops or restarts ZooKeeper starts
+    its own with Cluster.zookeeper()."""
+    c = kt.Cluster(tmp_path_factory.mktemp("zookeeper"))
+    try:
+        yield c.zookeeper()
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def zk_client(zookeeper):
+    """A kazoo client of the shared ZooKeeper."""
+    c = zookeeper.client()
+    try:
+        yield c
+    finally:
+        c.stop()
+        c.close()
+
+
+@pytest.fixture
+def zk_root(zk_client):
+    """A root path of this test's own in the shared ZooKeeper, removed after."""
+    root = "/ketch-test-%s" % uuid.uuid4().hex[:12]
+    yield root
+    zk_client.delete(root, recursive=True)

@@ -12,6 +12,8 @@ Environment:
   NUTCRACKER_BIN                 nutcracker for the drop-in tests (default: found on PATH)
   MEMCACHED_BIN                  memcached (default: found on PATH)
   REDIS_SERVER_BIN               redis-server (default: found on PATH)
+  JAVA_BIN                       java for ZooKeeper (default: found on PATH)
+  ZOOKEEPER_CLASSPATH            ZooKeeper's classpath (default: Debian's jars, see ZooKeeper)
 """
 
 import atexit
@@ -384,6 +386,165 @@ class RedisServer(_ServerProcess):
                     elif n != 0:
                         raise ProtocolError("EXISTS %r answered %r" % (k, n))
         return found
+
+
+# Debian's zookeeper.jar names its dependencies in its manifest's Class-Path
+# (jute, netty, jetty, slf4j-api, metrics, snappy, jline, ...); slf4j's log4j
+# 1.2 binding and log4j itself are not among them, and without them the
+# server logs nothing. Packages: zookeeper, libslf4j-java, liblog4j1.2-java.
+JAVA_DIR = "/usr/share/java"
+ZOOKEEPER_JARS = ("zookeeper.jar", "slf4j-log4j12.jar", "log4j-1.2.jar")
+# a JVM and ZooKeeper need a few seconds; a slow CI machine more
+ZK_START_TIMEOUT_S = 30.0
+# short ticks: sessions as short as 2 ticks (1 s), so tests of expiry and
+# leader takeover are quick
+ZK_TICK_MS = 500
+
+
+def java_bin():
+    return os.environ.get("JAVA_BIN") or shutil.which("java") or (
+        "/usr/bin/java" if os.access("/usr/bin/java", os.X_OK) else None)
+
+
+def zookeeper_classpath():
+    """ZooKeeper's classpath; RuntimeError naming what is missing."""
+    if os.environ.get("ZOOKEEPER_CLASSPATH"):
+        return os.environ["ZOOKEEPER_CLASSPATH"]
+    jars = [os.path.join(JAVA_DIR, j) for j in ZOOKEEPER_JARS]
+    missing = [j for j in jars if not os.path.exists(j)]
+    if missing:
+        raise RuntimeError("ZooKeeper jars missing: %s (Debian: apt-get install zookeeper)"
+                           % " ".join(missing))
+    return ":".join(jars)
+
+
+def four_letter(port, word, timeout=2.0):
+    """ZooKeeper's answer to a four-letter command, b"" when it gives none."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(word.encode())
+            chunks = []
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    return b"".join(chunks)
+                chunks.append(data)
+    except OSError:
+        return b""
+
+
+class ZooKeeper(_ServerProcess):
+    """A real standalone ZooKeeper (Debian's jars, run by java directly) on
+    a loopback port chosen at run time, its data and log in <workdir>. The
+    data survives stop() and kill(): start_on(port) restarts it where it was.
+    client() needs kazoo (Debian: python3-kazoo)."""
+
+    PROGRAM = "zookeeper"
+
+    def __init__(self, workdir, name="zk"):
+        self.workdir = str(workdir)
+        self.name = name
+        self.port = None
+        self.proc = None
+        self.datadir = os.path.join(self.workdir, "%s-data" % name)
+        self.confpath = os.path.join(self.workdir, "%s.cfg" % name)
+        self.log4jpath = os.path.join(self.workdir, "%s-log4j.properties" % name)
+        self.logpath = os.path.join(self.workdir, "%s.log" % name)
+
+    def _write_config(self):
+        os.makedirs(self.datadir, exist_ok=True)
+        with open(self.confpath, "w") as f:
+            f.write("tickTime=%d\n" % ZK_TICK_MS
+                    + "dataDir=%s\n" % self.datadir
+                    + "clientPort=%d\n" % self.port
+                    + "clientPortAddress=127.0.0.1\n"
+                    + "maxSessionTimeout=60000\n"
+                    + "admin.enableServer=false\n"
+                    + "4lw.commands.whitelist=*\n")
+        # log4j to stdout, which spawn() sends to the log file
+        with open(self.log4jpath, "w") as f:
+            f.write("log4j.rootLogger=INFO, OUT\n"
+                    "log4j.appender.OUT=org.apache.log4j.ConsoleAppender\n"
+                    "log4j.appender.OUT.layout=org.apache.log4j.PatternLayout\n"
+                    "log4j.appender.OUT.layout.ConversionPattern="
+                    "%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n\n")
+
+    def argv(self):
+        java = java_bin()
+        if java is None:
+            raise RuntimeError("java not found (Debian: apt-get install default-jre-headless)")
+        # a small heap and the quick JIT tier: a test server starts faster
+        return [java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "-Dlog4j.configuration=file:" + self.log4jpath,
+                "-Dzookeeper.jmx.log4j.disable=true",
+                "-cp", zookeeper_classpath(),
+                "org.apache.zookeeper.server.ZooKeeperServerMain", self.confpath]
+
+    def _launch(self, port):
+        """Spawn on <port>; True once it answers ruok."""
+        self.port = port
+        argv = self.argv()
+        self._write_config()
+        self.proc = spawn(argv, self.logpath)
+        if self.wait_ready():
+            return True
+        _stop_popen(self.proc, signal.SIGKILL)
+        return False
+
+    def wait_ready(self, timeout=ZK_START_TIMEOUT_S):
+        """True once the server answers imok; False if it exits first or
+        the deadline passes."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            if four_letter(self.port, "ruok") == b"imok":
+                return True
+            time.sleep(0.1)
+        return False
+
+    def stop(self):
+        if self.proc is not None:
+            _stop_popen(self.proc)
+
+    def kill(self):
+        if self.proc is not None:
+            _stop_popen(self.proc, signal.SIGKILL)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def hosts(self):
+        return "127.0.0.1:%d" % self.port
+
+    def client(self, session_timeout=10.0, **kw):
+        """A started KazooClient; the caller stops and closes it."""
+        from kazoo.client import KazooClient
+        c = KazooClient(hosts=self.hosts, timeout=session_timeout, **kw)
+        c.start(timeout=IO_TIMEOUT_S)
+        return c
+
+    def expire_session(self, session_id, password):
+        """End a session as a long partition would: attach a second client
+        to it and close that; the server expires the session for all."""
+        other = self.client(client_id=(session_id, password))
+        other.stop()
+        other.close()
+
+    def expire(self, client, timeout=IO_TIMEOUT_S):
+        """Expire a KazooClient's session; True once the client saw it."""
+        from kazoo.client import KazooState
+        lost = threading.Event()
+
+        def on_state(state):
+            if state == KazooState.LOST:
+                lost.set()
+                return True  # kazoo: remove this listener
+            return False
+        client.add_listener(on_state)
+        self.expire_session(*client.client_id)
+        return lost.wait(timeout)
 
 
 class _FakeServer:
@@ -791,6 +952,7 @@ class Cluster:
         self._owned = []
         self._nmc = 0
         self._nredis = 0
+        self._nzk = 0
 
     def memcached(self, n=1, prefix="mc", extra_args=("-I", "2m")):
         out = []
@@ -810,6 +972,12 @@ class Cluster:
             self._owned.append(r)
             out.append(r.start())
         return out
+
+    def zookeeper(self):
+        self._nzk += 1
+        z = ZooKeeper(self.workdir, name="zk%d" % self._nzk)
+        self._owned.append(z)
+        return z.start()
 
     def silent(self):
         s = SilentServer()

@@ -9,7 +9,9 @@
 #   KETCH_BIN=/usr/sbin/nutcracker KETCH_TEST_AGAINST_NUTCRACKER=1 \
 #       tests/integration/run.sh                  # check the tests on nutcracker
 #
-# Exit 77 (automake: SKIP) when pytest or memcached is missing.
+# Exit 77 (automake: SKIP) when pytest or memcached is missing. ZooKeeper, java
+# and kazoo are not optional: without them the ZooKeeper tests fail rather
+# than skip, since CI installs them (scripts/install-deps.sh).
 
 set -u
 
