@@ -465,8 +465,23 @@ mc_rsp_parse(struct mc_rsp *rsp, const uint8_t *p, size_t len)
     if (end > 0 && p[end - 1] == '\r') {
         end--;
     }
-    if (end == 3 && memcmp(p, "END", 3) == 0) {
-        rsp->type = MC_RSP_END;
+    if ((end == 3 && memcmp(p, "END", 3) == 0) || (end == 2 && memcmp(p, "EN", 2) == 0)) {
+        rsp->type = MC_RSP_END; /* "EN": the meta protocol's miss */
+        return PARSE_OK;
+    }
+    if (end > 3 && memcmp(p, "VA ", 3) == 0) {
+        /* meta: "VA <bytes> <flags>*", the value follows (ketch's own "mg" only) */
+        uint32_t pos = 2;
+        struct tok t;
+        uint64_t v;
+
+        if (!mc_next_token(p, &pos, end, &t) || mc_parse_u64(p + t.off, t.len, &v) != 0 ||
+            v > INT32_MAX - 2) {
+            return PARSE_ERROR;
+        }
+        rsp->type = MC_RSP_VALUE;
+        rsp->key_off = rsp->key_len = 0;
+        rsp->vlen = (uint32_t)v;
         return PARSE_OK;
     }
     if (end > 6 && memcmp(p, "VALUE ", 6) == 0 && mc_rsp_value_fast(rsp, p, end) == 0) {

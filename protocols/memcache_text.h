@@ -99,8 +99,8 @@ int mc_req_parse(struct mc_req *req, const uint8_t *p, size_t len, uint32_t max_
 void mc_req_free(struct mc_req *req);
 
 enum mc_rsp_type {
-    MC_RSP_VALUE,   /* VALUE <key> <flags> <bytes> [<cas>]: data follows */
-    MC_RSP_END,     /* END: a retrieval is complete */
+    MC_RSP_VALUE,   /* VALUE <key> <flags> <bytes> [<cas>], or meta VA <bytes>: data follows */
+    MC_RSP_END,     /* END (meta: EN): a retrieval is complete */
     MC_RSP_STATUS,  /* STORED, NOT_STORED, EXISTS, NOT_FOUND, DELETED, TOUCHED, OK */
     MC_RSP_NUMBER,  /* incr/decr result */
     MC_RSP_VERSION, /* VERSION <text> */
