@@ -286,7 +286,7 @@ rd_send_to(struct req *req, uint32_t sgidx)
  * a write or delete of a key whose old server differs goes there first.
  * Returns 1 when it took <req>.
  */
-static int
+static int __attribute__((noinline))
 rd_dual(struct req *req, const struct redis_cmd_desc *d, uint32_t sgidx)
 {
     uint32_t old;
@@ -347,7 +347,7 @@ rd_route(struct req *req)
             hint = req->key1.len > 0 ? key[req->key1.len - 1] : 0;
             uint32_t one = worker_route_key(w, req->pool, 0, req->key1.p, req->key1.len);
 
-            if (!rd_dual(req, d, one)) {
+            if (w->topo->pools[req->pool].prev_ring == NULL || !rd_dual(req, d, one)) {
                 req_forward(req, one, hint);
             }
             return;
