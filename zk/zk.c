@@ -56,6 +56,7 @@ struct zk_watch {
     uint64_t served;
     struct zk_snapshot result; /* of the read in flight */
     int read_rc;               /* its ZooKeeper error, ZOK when whole */
+    int read_stale;            /* a server znode vanished during it */
     char *buf;                 /* ZK_DATA_MAX bytes for payloads (owned) */
 };
 
@@ -133,10 +134,10 @@ zk_register(struct zk_watch *z)
     if (rc == ZOK && st.ephemeralOwner != zoo_client_id(z->zh)->client_id) {
         /* left by a session of ours that expired: it would vanish under us */
         rc = zoo_delete(z->zh, path, -1);
-        rc = rc == ZNONODE ? ZNONODE : rc;
         if (rc != ZOK && rc != ZNONODE) {
             return rc;
         }
+        rc = ZNONODE; /* gone now: ours is created below */
     }
     if (rc == ZNONODE) {
         rc = zk_ensure(z, path, gen, ZOO_EPHEMERAL);
@@ -172,7 +173,9 @@ zk_read_pool(struct zk_watch *z, const char *pool, struct mpool *mp, struct kt_e
         len = ZK_DATA_MAX;
         rc = zoo_get(z->zh, path, 1, z->buf, &len, &st);
         if (rc == ZNONODE) {
-            rc = ZOK; /* removed since the list was read: its watch brings a new read */
+            /* removed since the list was read: this read saw half a change, read again */
+            z->read_stale = 1;
+            rc = ZOK;
             continue;
         }
         if (rc == ZOK && membership_server_decode(what, kids.data[i], z->buf, len < 0 ? 0 : len,
@@ -210,6 +213,7 @@ zk_read(uv_work_t *work)
     memset(snap, 0, sizeof(*snap));
     snap->m = kt_calloc(1, sizeof(*snap->m));
     z->read_rc = ZOK;
+    z->read_stale = 0;
     if (!z->registered) {
         z->read_rc = zk_register(z);
         z->registered = z->read_rc == ZOK;
@@ -272,6 +276,9 @@ after_read(uv_work_t *work, int status)
         log_info("zookeeper: read of the tree failed: %s; keeping the last good membership",
                  zerror(z->read_rc));
         zk_snapshot_free(&snap);
+    } else if (z->read_stale) {
+        zk_snapshot_free(&snap); /* a change landed during the read: never apply half of it */
+        z->again = 1;
     } else {
         if (z->read_rc != ZOK) {
             log_warn("zookeeper: %s", zerror(z->read_rc));
