@@ -281,17 +281,15 @@ control_on_snapshot(void *arg, struct zk_snapshot *snap)
         const struct conf_pool *cp = &conf->pools[i];
         const struct mpool *mp;
 
+        struct mpool copy;
+
         if (cp->servers_from != CONF_FROM_ZOOKEEPER || control_bad(inst, snap, cp->name) ||
             (mp = membership_find(snap->m, cp->name)) == NULL ||
             !control_removal_ok(inst, cp, mp)) {
             continue;
         }
-        {
-            struct mpool copy;
-
-            mpool_copy(&copy, mp);
-            membership_put(next, &copy);
-        }
+        mpool_copy(&copy, mp);
+        membership_put(next, &copy);
     }
     zk_snapshot_free(snap);
     before = inst->membership != NULL ? membership_encode(inst->membership) : kt_strdup("");
@@ -318,7 +316,6 @@ void
 control_reload(struct instance *inst, const char *why)
 {
     struct kt_err err = {0};
-    struct conf *conf;
     char *text, *old_text;
     size_t len, old_len;
 
@@ -333,20 +330,12 @@ control_reload(struct instance *inst, const char *why)
         }
         return;
     }
-    if (conf_load_buf(inst->opt.conf_file, text, len, &conf, &err) != 0) {
-        log_error("%s: '%s' is invalid, rejected whole; still serving topology %llu", why,
-                  inst->opt.conf_file, (unsigned long long)inst->generation);
-        control_log_errors(why, &err);
-        kt_free(text);
-        return;
-    }
-    conf_free(conf);
     old_text = inst->conf_text;
     old_len = inst->conf_len;
     inst->conf_text = text;
     inst->conf_len = len;
     if (control_rebuild(inst, why) != 0) {
-        log_error("%s: rejected; still serving topology %llu", why,
+        log_error("%s: '%s' rejected whole; still serving topology %llu", why, inst->opt.conf_file,
                   (unsigned long long)inst->generation);
         inst->conf_text = old_text;
         inst->conf_len = old_len;

@@ -381,7 +381,7 @@ dual_reply(struct frag *frag)
     }
     dual_start(req->w, req->pool, DUAL_COPY, NULL, req->keys[0].p, req->keys[0].len, old,
                frag->sgidx, NULL);
-    frag_again(frag);
+    frag_reset(frag);
     frag->old_ring = 1;
     backend_send(req->w, old, frag, 0);
     return 1;

@@ -150,8 +150,7 @@ frag_done(struct frag *frag)
     req_finish(req);
 }
 
-/* Empty <frag> for another try: nothing of its failed one is kept. */
-static void
+void
 frag_reset(struct frag *frag)
 {
     frag->failed = 0;
@@ -194,12 +193,6 @@ req_add_frags(struct req *req, const uint32_t *keyidx, uint32_t n, const uint32_
     }
     STATS_ADD(req->w->pstats[req->pool].fragments, req->nfrags - first);
     return first;
-}
-
-void
-frag_again(struct frag *frag)
-{
-    frag_reset(frag);
 }
 
 uint32_t

@@ -131,8 +131,8 @@ void req_group(struct req *req, const uint32_t *sg);
  * they are made, not here.
  */
 void req_send_frags(struct req *req, uint32_t first);
-/* Empty <frag> of its reply and of what it sent, to be sent again. */
-void frag_again(struct frag *frag);
+/* Empty <frag> for another try: nothing of its last one (reply, bytes made) is kept. */
+void frag_reset(struct frag *frag);
 /*
  * Add fragments for keys <keyidx> (<n>), key keyidx[i] to server sg[i], to
  * split request <req>; returns the first, or UINT32_MAX when there is no room.

@@ -13,7 +13,6 @@
 
 #include "common/alloc.h"
 #include "common/err.h"
-#include "common/util.h"
 #include "conf/conf.h"
 #include "hashring/ring.h"
 #include "proxy/topology.h"
@@ -225,7 +224,7 @@ topology_build_pool(struct topology *topo, struct registry *reg, const struct co
 
 /* Pool <p>'s chain: its route's children, or itself and its gutter (conf checked the names). */
 static void
-topology_build_chain(struct topology *topo, struct registry *reg, struct pool *p)
+topology_build_chain(struct registry *reg, struct pool *p)
 {
     const struct conf_pool *cp = p->cf;
 
@@ -241,7 +240,6 @@ topology_build_chain(struct topology *topo, struct registry *reg, struct pool *p
     if (cp->gutter != NULL) {
         p->chain[p->nchain++] = registry_pool(reg, cp->gutter);
     }
-    KT_UNUSED(topo);
 }
 
 void
@@ -286,7 +284,7 @@ topology_build(struct registry *reg, struct conf *conf, uint64_t generation, str
     }
     for (uint32_t i = 0; i < topo->npools; i++) {
         if (topo->pools[i].cf != NULL) {
-            topology_build_chain(topo, reg, &topo->pools[i]);
+            topology_build_chain(reg, &topo->pools[i]);
         }
     }
     topo->nservers = reg->nservers;
