@@ -469,6 +469,9 @@ mc_rsp_parse(struct mc_rsp *rsp, const uint8_t *p, size_t len)
         rsp->type = MC_RSP_END; /* "EN": the meta protocol's miss */
         return PARSE_OK;
     }
+    if (end > 6 && memcmp(p, "VALUE ", 6) == 0 && mc_rsp_value_fast(rsp, p, end) == 0) {
+        return PARSE_OK;
+    }
     if (end > 3 && memcmp(p, "VA ", 3) == 0) {
         /* meta: "VA <bytes> <flags>*", the value follows (ketch's own "mg" only) */
         uint32_t pos = 2;
@@ -482,9 +485,6 @@ mc_rsp_parse(struct mc_rsp *rsp, const uint8_t *p, size_t len)
         rsp->type = MC_RSP_VALUE;
         rsp->key_off = rsp->key_len = 0;
         rsp->vlen = (uint32_t)v;
-        return PARSE_OK;
-    }
-    if (end > 6 && memcmp(p, "VALUE ", 6) == 0 && mc_rsp_value_fast(rsp, p, end) == 0) {
         return PARSE_OK;
     }
     if (MC_WORD_IS(p, end, "VALUE")) {

@@ -5,63 +5,17 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/alloc.h"
+#include "common/sbuf.h"
 #include "common/util.h"
 #include "proxy/instance.h"
 #include "proxy/stats.h"
 #include "proxy/topology.h"
 #include "proxy/worker.h"
-
-struct sbuf {
-    char *p;
-    size_t len;
-    size_t cap;
-};
-
-static void sbuf_printf(struct sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-sbuf_printf(struct sbuf *s, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(s->p + s->len, s->cap - s->len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < s->cap - s->len) {
-            s->len += (size_t)n;
-            return;
-        }
-        s->cap = s->cap * 2 + (size_t)(n > 0 ? n : 64);
-        s->p = kt_realloc(s->p, s->cap);
-    }
-}
-
-/* A JSON string body: names come from the config and may hold quotes. */
-static void
-sbuf_json_str(struct sbuf *s, const char *str)
-{
-    sbuf_printf(s, "\"");
-    for (; *str != '\0'; str++) {
-        unsigned char ch = (unsigned char)*str;
-
-        if (ch == '"' || ch == '\\') {
-            sbuf_printf(s, "\\%c", ch);
-        } else if (ch < 0x20) {
-            sbuf_printf(s, "\\u%04x", ch);
-        } else {
-            sbuf_printf(s, "%c", ch);
-        }
-    }
-    sbuf_printf(s, "\"");
-}
 
 static void
 stats_render_pool(struct instance *inst, const struct pool *pool, struct sbuf *s)
@@ -131,10 +85,11 @@ stats_render_pool(struct instance *inst, const struct pool *pool, struct sbuf *s
 size_t
 stats_render(struct instance *inst, char **out)
 {
-    struct sbuf s = {kt_malloc(4096), 0, 4096};
+    struct sbuf s;
     int64_t total = 0, curr = 0;
     time_t now = time(NULL);
 
+    sbuf_init(&s, 4096);
     for (uint32_t w = 0; w < inst->nworkers; w++) {
         total += STATS_GET(inst->workers[w].gstats.total_connections);
         curr += STATS_GET(inst->workers[w].gstats.curr_connections);

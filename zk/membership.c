@@ -12,6 +12,7 @@
 
 #include "common/alloc.h"
 #include "common/err.h"
+#include "common/sbuf.h"
 #include "conf/conf.h"
 #include "conf/conf_node.h"
 #include "zk/membership.h"
@@ -200,88 +201,51 @@ membership_free(struct membership *m)
     kt_free(m);
 }
 
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void
-sbuf_put(struct sbuf *s, const char *str)
-{
-    size_t n = strlen(str);
-
-    if (s->len + n + 1 > s->cap) {
-        s->cap = (s->len + n + 1) * 2;
-        s->p = kt_realloc(s->p, s->cap);
-    }
-    memcpy(s->p + s->len, str, n + 1);
-    s->len += n;
-}
-
-/* <str> as a JSON string (names and addresses hold no control characters: conf checked). */
-static void
-sbuf_json(struct sbuf *s, const char *str)
-{
-    char one[2] = {0, 0};
-
-    sbuf_put(s, "\"");
-    for (; *str != '\0'; str++) {
-        if (*str == '"' || *str == '\\') {
-            sbuf_put(s, "\\");
-        }
-        one[0] = *str;
-        sbuf_put(s, one);
-    }
-    sbuf_put(s, "\"");
-}
-
 static void
 encode_servers(struct sbuf *s, const struct conf_server *servers, size_t n)
 {
-    char num[32];
-
-    sbuf_put(s, "[");
+    sbuf_printf(s, "[");
     for (size_t i = 0; i < n; i++) {
         const struct conf_server *cs = &servers[i];
 
-        sbuf_put(s, i > 0 ? ", {\"name\": " : "{\"name\": ");
-        sbuf_json(s, cs->name);
-        sbuf_put(s, ", \"addr\": ");
+        sbuf_printf(s, i > 0 ? ", {\"name\": " : "{\"name\": ");
+        sbuf_json_str(s, cs->name);
+        sbuf_printf(s, ", \"addr\": ");
         if (cs->addr.is_unix) {
-            sbuf_json(s, cs->addr.host);
+            sbuf_json_str(s, cs->addr.host);
         } else {
             char addr[600];
 
             snprintf(addr, sizeof(addr), strchr(cs->addr.host, ':') ? "[%s]:%d" : "%s:%d",
                      cs->addr.host, cs->addr.port);
-            sbuf_json(s, addr);
+            sbuf_json_str(s, addr);
         }
-        snprintf(num, sizeof(num), ", \"weight\": %u}", cs->weight);
-        sbuf_put(s, num);
+        sbuf_printf(s, ", \"weight\": %u}", cs->weight);
     }
-    sbuf_put(s, "]");
+    sbuf_printf(s, "]");
 }
 
 char *
 membership_encode(const struct membership *m)
 {
-    struct sbuf s = {NULL, 0, 0};
+    struct sbuf s;
 
-    sbuf_put(&s, "{\"pools\": {");
+    sbuf_init(&s, 1024);
+    sbuf_printf(&s, "{\"pools\": {");
     for (size_t i = 0; i < m->npools; i++) {
         const struct mpool *mp = &m->pools[i];
 
-        sbuf_put(&s, i > 0 ? ",\n  " : "\n  ");
-        sbuf_json(&s, mp->name);
-        sbuf_put(&s, ": {\"servers\": ");
+        sbuf_printf(&s, i > 0 ? ",\n  " : "\n  ");
+        sbuf_json_str(&s, mp->name);
+        sbuf_printf(&s, ": {\"servers\": ");
         encode_servers(&s, mp->servers, mp->nservers);
         if (mp->has_prev) {
-            sbuf_put(&s, ", \"previous\": ");
+            sbuf_printf(&s, ", \"previous\": ");
             encode_servers(&s, mp->prev, mp->nprev);
         }
-        sbuf_put(&s, "}");
+        sbuf_printf(&s, "}");
     }
-    sbuf_put(&s, "}}\n");
+    sbuf_printf(&s, "}}\n");
     return s.p;
 }
 
