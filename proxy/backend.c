@@ -102,10 +102,10 @@ backend_retire(struct backend *be)
     TAILQ_HEAD(, frag) owed;
     struct frag *frag;
 
+    backend_detach(be); /* its queues leave the stats first */
     TAILQ_INIT(&owed);
     TAILQ_CONCAT(&owed, &be->fifo, link);
     be->nfifo = 0;
-    backend_detach(be);
     be->nunsent = 0;
     while ((frag = TAILQ_FIRST(&owed)) != NULL) {
         TAILQ_REMOVE(&owed, frag, link);

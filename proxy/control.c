@@ -98,6 +98,32 @@ control_same_listeners(const struct topology *cur, const struct conf *conf, stru
     return 0;
 }
 
+static int
+str_same(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Nor where ZooKeeper is, or which pools follow it: the watch was set up at start. */
+static int
+control_same_zk(const struct conf *boot, const struct conf *conf, struct kt_err *err)
+{
+    if (!str_same(boot->ketch.zk.hosts, conf->ketch.zk.hosts) ||
+        !str_same(boot->ketch.zk.root, conf->ketch.zk.root)) {
+        kt_err_add(err, "changed zookeeper hosts or root: that needs a restart");
+        return -1;
+    }
+    for (size_t i = 0; i < conf->npools; i++) {
+        const struct conf_pool *cp = &conf->pools[i], *old = conf_pool_find(boot, cp->name);
+
+        if (cp->servers_from != (old != NULL ? old->servers_from : CONF_FROM_FILE)) {
+            kt_err_add(err, "pool '%s': a change of servers_from needs a restart", cp->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void
 control_log_errors(const char *what, struct kt_err *err)
 {
@@ -119,7 +145,8 @@ control_rebuild(struct instance *inst, const char *why)
         return -1;
     }
     control_overlay(conf, inst->membership);
-    if (inst->topo != NULL && control_same_listeners(inst->topo, conf, &err) != 0) {
+    if (inst->topo != NULL && (control_same_listeners(inst->topo, conf, &err) != 0 ||
+                               control_same_zk(inst->boot_conf, conf, &err) != 0)) {
         conf_free(conf);
         control_log_errors(why, &err);
         return -1;
@@ -150,6 +177,7 @@ control_save_membership(struct instance *inst)
 {
     char tmp[1100], *text;
     FILE *f;
+    int ok;
 
     if (inst->cache_file == NULL || inst->membership == NULL) {
         return;
@@ -157,7 +185,11 @@ control_save_membership(struct instance *inst)
     snprintf(tmp, sizeof(tmp), "%s.tmp", inst->cache_file);
     text = membership_encode(inst->membership);
     f = fopen(tmp, "w");
-    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, inst->cache_file) != 0) {
+    ok = f != NULL && fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (f != NULL && fclose(f) != 0) {
+        ok = 0;
+    }
+    if (!ok || rename(tmp, inst->cache_file) != 0) {
         if (!inst->cache_failed) {
             log_warn("zookeeper: cannot write the membership cache '%s': %s", inst->cache_file,
                      strerror(errno));
@@ -188,21 +220,6 @@ control_load_membership(struct instance *inst)
     kt_free(text);
 }
 
-/* The servers a pool has now: its membership, else the running config's. */
-static void
-control_current(const struct instance *inst, const struct conf_pool *cp, struct mpool *out)
-{
-    const struct mpool *mp = membership_find(inst->membership, cp->name);
-
-    memset(out, 0, sizeof(*out));
-    if (mp != NULL) {
-        *out = *mp;
-        return;
-    }
-    out->servers = cp->servers;
-    out->nservers = cp->nservers;
-}
-
 /*
  * Whether pool <cp> may take <next>: a snapshot that would take more than
  * max_removal_share of its ring away at once is refused (a half-written
@@ -212,20 +229,19 @@ control_current(const struct instance *inst, const struct conf_pool *cp, struct 
 static int
 control_removal_ok(struct instance *inst, const struct conf_pool *cp, const struct mpool *next)
 {
-    struct mpool cur;
+    const struct mpool *cur = membership_find(inst->membership, cp->name);
     size_t gone;
 
-    control_current(inst, cp, &cur);
-    if (membership_find(inst->membership, cp->name) == NULL || cur.nservers == 0) {
+    if (cur == NULL || cur->nservers == 0) {
         return 1;
     }
-    gone = membership_removed(&cur, next);
-    if ((double)gone <= cp->max_removal_share * (double)cur.nservers) {
+    gone = membership_removed(cur, next);
+    if ((double)gone <= cp->max_removal_share * (double)cur->nservers) {
         return 1;
     }
     log_warn("zookeeper: pool '%s': refusing a snapshot that removes %zu of its %zu servers at "
              "once (max_removal_share %g); still serving the last good membership",
-             cp->name, gone, cur.nservers, cp->max_removal_share);
+             cp->name, gone, cur->nservers, cp->max_removal_share);
     return 0;
 }
 

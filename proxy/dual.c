@@ -47,10 +47,12 @@ uint32_t
 dual_old(struct req *req, uint32_t sgidx, const char *key, uint32_t len)
 {
     struct worker *w = req->w;
-    const struct pool *pool = &w->topo->pools[req->pool];
+    const struct pool *pool = &w->topo->pools[w->topo->pools[req->pool].chain[0]];
     uint32_t id, old;
 
-    if (pool->prev_ring == NULL || req->internal || sgidx >= ROUTE_TKO) {
+    /* only a key on the first hop: a gutter's copy is not the pool's to move */
+    if (pool->prev_ring == NULL || req->internal || sgidx >= ROUTE_TKO ||
+        w->topo->by_gidx[sgidx]->owner != pool) {
         return ROUTE_NONE;
     }
     id = ring_lookup(pool->prev_ring, pool_key_hash(pool, key, len));
@@ -67,7 +69,13 @@ dual_old(struct req *req, uint32_t sgidx, const char *key, uint32_t len)
 static void
 dual_finish(struct dual_job *job)
 {
+    struct worker *w = job->w;
+
     if (job->req != NULL) {
+        if (w->servers[job->dst] == NULL) {
+            /* the new server left meanwhile: where the key goes now */
+            job->dst = worker_route_key(w, job->req->pool, 0, job->key, job->klen);
+        }
         job->send(job->req, job->dst);
     }
     spans_free(&job->value);
@@ -96,6 +104,10 @@ dual_send(struct req *req, uint32_t sgidx)
     req->npending = 1;
     req->frag1.req = req;
     req->frag1.hop = 0;
+    if (req->w->servers[sgidx] == NULL) {
+        frag_fail(&req->frag1, "server left the pool"); /* a swap took it: the step fails */
+        return;
+    }
     backend_send(req->w, sgidx, &req->frag1, 0);
 }
 
@@ -110,30 +122,13 @@ rsp_is(const struct req *req, const char *text)
            memcmp(rsp->v[0].b->data + rsp->v[0].off, text, n) == 0;
 }
 
-/* Redis: "*<n>\r\n" then each argument as a bulk string. */
-static void
-rd_cmd_put(struct worker *w, struct spans *out, int nargs, const char *const *args,
-           const uint32_t *lens)
-{
-    char hdr[32];
-    int n = snprintf(hdr, sizeof(hdr), "*%d\r\n", nargs);
-
-    buf_writer_put(&w->writer, out, hdr, (size_t)n);
-    for (int i = 0; i < nargs; i++) {
-        n = snprintf(hdr, sizeof(hdr), "$%u\r\n", lens[i]);
-        buf_writer_put(&w->writer, out, hdr, (size_t)n);
-        buf_writer_put(&w->writer, out, args[i], lens[i]);
-        buf_writer_put(&w->writer, out, "\r\n", 2);
-    }
-}
-
+/* Redis: "<name> <key>". */
 static void
 rd_cmd2(struct dual_job *job, struct req *req, const char *name)
 {
-    const char *args[2] = {name, job->key};
-    uint32_t lens[2] = {(uint32_t)strlen(name), job->klen};
-
-    rd_cmd_put(job->w, &req->frag1.out, 2, args, lens);
+    rd_putf(job->w, &req->frag1.out, "*2\r\n");
+    rd_put_bulk(job->w, &req->frag1.out, name, strlen(name));
+    rd_put_bulk(job->w, &req->frag1.out, job->key, job->klen);
 }
 
 static void
@@ -178,7 +173,7 @@ on_pttl(struct req *req)
 {
     struct dual_job *job = req->job;
     struct req *r;
-    char ttl[24], hdr[64];
+    char ttl[24];
     int n;
 
     if (req->frag1.failed || req->frag1.error || req->frag1.ival == -2) {
@@ -187,12 +182,10 @@ on_pttl(struct req *req)
     }
     n = snprintf(ttl, sizeof(ttl), "%lld", (long long)(req->frag1.ival > 0 ? req->frag1.ival : 0));
     r = dual_cmd(job, on_copied, REDIS_CMD_RESTORE);
-    buf_writer_put(&job->w->writer, &r->frag1.out, "*4\r\n$7\r\nRESTORE\r\n", 17);
-    n = snprintf(hdr, sizeof(hdr), "$%u\r\n", job->klen);
-    buf_writer_put(&job->w->writer, &r->frag1.out, hdr, (size_t)n);
-    buf_writer_put(&job->w->writer, &r->frag1.out, job->key, job->klen);
-    n = snprintf(hdr, sizeof(hdr), "\r\n$%zu\r\n%s\r\n", strlen(ttl), ttl);
-    buf_writer_put(&job->w->writer, &r->frag1.out, hdr, (size_t)n);
+    rd_putf(job->w, &r->frag1.out, "*4\r\n");
+    rd_put_bulk(job->w, &r->frag1.out, "RESTORE", 7);
+    rd_put_bulk(job->w, &r->frag1.out, job->key, job->klen);
+    rd_put_bulk(job->w, &r->frag1.out, ttl, (size_t)n);
     spans_move(&r->frag1.out, &job->value);
     dual_send(r, job->dst);
 }
@@ -220,7 +213,7 @@ on_mg(struct req *req)
     struct dual_job *job = req->job;
     const struct spans *rsp = &req->reply;
     char line[128], hdr[300];
-    uint32_t len = 0, n;
+    uint32_t len, line_len, n;
     int64_t ttl = -1;
     struct req *r;
     char *p;
@@ -238,7 +231,7 @@ on_mg(struct req *req)
         return;
     }
     *p = '\0';
-    n = (uint32_t)(p - line) + 1; /* the line's bytes */
+    line_len = (uint32_t)(p - line) + 1;
     len = (uint32_t)strtoul(line + 3, &p, 10);
     while ((p = strchr(p, ' ')) != NULL) {
         p++;
@@ -259,7 +252,7 @@ on_mg(struct req *req)
     n = (uint32_t)snprintf(hdr, sizeof(hdr), "add %.*s %u %lld %u\r\n", (int)job->klen, job->key,
                            job->flags, (long long)(ttl < 0 ? 0 : ttl), len);
     buf_writer_put(&job->w->writer, &r->frag1.out, hdr, n);
-    spans_slice(&r->frag1.out, rsp, (uint64_t)(strchr(line, '\0') - line) + 1, len + 2);
+    spans_slice(&r->frag1.out, rsp, line_len, len + 2);
     dual_send(r, job->dst);
 }
 
@@ -282,6 +275,9 @@ dual_start(struct worker *w, uint32_t pool, enum dual_mode mode, struct req *req
     job->old = old;
     job->dst = dst;
     job->redis = w->topo->pools[pool].cf->redis;
+    if (req != NULL) {
+        req->npending = 1; /* it waits: a client that leaves meanwhile must not free it */
+    }
     if (mode == DUAL_DELETE) {
         dual_delete_old(job);
         return;
@@ -369,7 +365,7 @@ dual_reply(struct frag *frag)
     struct req *req = frag->req;
     uint32_t old;
 
-    if (!req->dual || frag->old_ring || frag->failed || frag->error || req->nkeys == 0) {
+    if (frag->old_ring || frag->failed || frag->error || req->nkeys == 0) {
         return 0;
     }
     if (req->split) {

@@ -46,7 +46,7 @@ void dual_start(struct worker *w, uint32_t pool, enum dual_mode mode, struct req
                 void (*send)(struct req *req, uint32_t dst));
 
 /*
- * Frag <frag> of a read was answered by the new ring: when it missed keys
+ * Frag <frag> of a read (req->dual) was answered by the new ring: when it missed keys
  * whose old server differs, ask the old servers too (and copy hits
  * forward). Returns 1 when the fragment was sent on (it is not done).
  */

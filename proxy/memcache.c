@@ -176,16 +176,16 @@ mc_dual_write(struct req *req, uint32_t sgidx)
 {
     enum mc_kind kind = mc_cmd_kind((enum mc_cmd)req->cmd);
     uint32_t old;
-    int modify;
+    int plain;
 
     if (kind == MC_KIND_RETRIEVE || kind == MC_KIND_GAT || kind == MC_KIND_VERSION ||
         req->nkeys != 1 ||
         (old = dual_old(req, sgidx, req->keys[0].p, req->keys[0].len)) == ROUTE_NONE) {
         return 0;
     }
-    modify = kind == MC_KIND_ARITH || kind == MC_KIND_TOUCH || req->cmd == MC_CMD_APPEND ||
-             req->cmd == MC_CMD_PREPEND;
-    dual_start(req->w, req->pool, modify ? DUAL_MIGRATE : DUAL_DELETE, req, req->keys[0].p,
+    /* only set and delete do not care what is there: the rest must see the old value */
+    plain = req->cmd == MC_CMD_SET || kind == MC_KIND_DELETE;
+    dual_start(req->w, req->pool, plain ? DUAL_DELETE : DUAL_MIGRATE, req, req->keys[0].p,
                req->keys[0].len, old, sgidx, mc_send);
     return 1;
 }
@@ -202,7 +202,7 @@ mc_dispatch(struct req *req)
     } else {
         sgidx = worker_route_key(w, req->pool, 0, req->keys[0].p, req->keys[0].len);
     }
-    if (w->topo->pools[req->pool].prev_ring != NULL) {
+    if (w->topo->pools[req->pool].expanding) {
         enum mc_kind kind = mc_cmd_kind((enum mc_cmd)req->cmd);
 
         /* a multi-key read is split even on one server: each key may miss on its own */

@@ -293,10 +293,9 @@ probe_start(struct worker *w, uint32_t sgidx)
 }
 
 void
-probe_cancel_rt(struct worker *w, struct server_rt *srt)
+probe_cancel_rt(struct worker *w, struct server_rt *srt, struct health_pool *hp)
 {
     struct probe *pr = srt->probe;
-    struct health *h = w->topo->health[srt->gidx];
 
     if (pr == NULL) {
         return;
@@ -308,7 +307,6 @@ probe_cancel_rt(struct worker *w, struct server_rt *srt)
     }
     pr->timer.data = pr;
     uv_close((uv_handle_t *)&pr->timer, on_probe_timer_closed);
-    /* should it come back, it comes back untried, as a new server would */
-    __atomic_store_n(&h->nfail, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&h->state, HEALTH_UP, __ATOMIC_RELEASE);
+    /* should it come back, it comes back untried, as a new server would; its place is free */
+    health_probe_ok(w->topo->health[srt->gidx], hp);
 }

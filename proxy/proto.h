@@ -47,6 +47,11 @@ struct proto_ops {
     int (*busy)(const struct spans *rsp);
 };
 
+/* proxy/redis.c: RESP the proxy makes, appended to <s>: printf-formatted, a bulk string. */
+void rd_putf(struct worker *w, struct spans *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void rd_put_bulk(struct worker *w, struct spans *s, const void *p, size_t n);
+
 extern const struct proto_ops proto_memcache;
 extern const struct proto_ops proto_redis;
 

@@ -49,10 +49,7 @@ rd_put(struct worker *w, struct spans *s, const void *p, size_t n)
     buf_writer_put(&w->writer, s, p, n);
 }
 
-static void rd_putf(struct worker *w, struct spans *s, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
+void
 rd_putf(struct worker *w, struct spans *s, const char *fmt, ...)
 {
     char line[512];
@@ -65,7 +62,7 @@ rd_putf(struct worker *w, struct spans *s, const char *fmt, ...)
     rd_put(w, s, line, (size_t)KT_MIN((size_t)n, sizeof(line) - 1));
 }
 
-static void
+void
 rd_put_bulk(struct worker *w, struct spans *s, const void *p, size_t n)
 {
     rd_putf(w, s, "$%zu\r\n", n);
@@ -290,11 +287,8 @@ static int __attribute__((noinline))
 rd_dual(struct req *req, const struct redis_cmd_desc *d, uint32_t sgidx)
 {
     uint32_t old;
-    int overwrite;
+    int plain;
 
-    if (req->w->topo->pools[req->pool].prev_ring == NULL) {
-        return 0;
-    }
     if (d->class == REDIS_CLASS_READ) {
         req->dual = req->nkeys == 1;
         return 0;
@@ -303,18 +297,23 @@ rd_dual(struct req *req, const struct redis_cmd_desc *d, uint32_t sgidx)
         (old = dual_old(req, sgidx, req->keys[0].p, req->keys[0].len)) == ROUTE_NONE) {
         return 0;
     }
-    overwrite = req->cmd == REDIS_CMD_SET || req->cmd == REDIS_CMD_SETEX ||
-                req->cmd == REDIS_CMD_PSETEX || d->class == REDIS_CLASS_DELETE;
-    dual_start(req->w, req->pool, overwrite ? DUAL_DELETE : DUAL_MIGRATE, req, req->keys[0].p,
+    /* only what does not care what is there (SET without NX/XX/GET/KEEPTTL...) skips the copy */
+    plain = (req->cmd == REDIS_CMD_SET && req->nargs == 3) || req->cmd == REDIS_CMD_SETEX ||
+            req->cmd == REDIS_CMD_PSETEX || d->class == REDIS_CLASS_DELETE;
+    dual_start(req->w, req->pool, plain ? DUAL_DELETE : DUAL_MIGRATE, req, req->keys[0].p,
                req->keys[0].len, old, sgidx, rd_send_to);
     return 1;
 }
 
-/* A multi-key write during an expansion: its keys are deleted on their old servers too. */
+/*
+ * MSET, DEL, UNLINK of several keys during an expansion: the keys are
+ * deleted on their old servers too (nothing there is needed). Other
+ * multi-key writes run on the new ring only.
+ */
 static void
-rd_dual_multi(struct req *req, const struct redis_cmd_desc *d, const uint32_t *sg)
+rd_dual_multi(struct req *req, const uint32_t *sg)
 {
-    if (req->w->topo->pools[req->pool].prev_ring == NULL || d->class == REDIS_CLASS_READ) {
+    if (req->cmd != REDIS_CMD_MSET && req->cmd != REDIS_CMD_DEL && req->cmd != REDIS_CMD_UNLINK) {
         return;
     }
     for (uint32_t k = 0; k < req->nkeys; k++) {
@@ -333,7 +332,7 @@ rd_route(struct req *req)
     const struct redis_cmd_desc *d = redis_cmd((enum redis_cmd)req->cmd);
     struct worker *w = req->w;
     uint32_t stack[RD_ROUTE_STACK], *pos, *sg, hint = 0;
-    int n, same = 1;
+    int n, same = 1, expanding;
 
     if (d->first == 1 && d->last == 1 && d->numkeys == 0 && req->nargs >= 2) {
         /* one key, the first argument (GET, SET, HGET, INCR, ...): the short way */
@@ -347,7 +346,7 @@ rd_route(struct req *req)
             hint = req->key1.len > 0 ? key[req->key1.len - 1] : 0;
             uint32_t one = worker_route_key(w, req->pool, 0, req->key1.p, req->key1.len);
 
-            if (w->topo->pools[req->pool].prev_ring == NULL || !rd_dual(req, d, one)) {
+            if (!w->topo->pools[req->pool].expanding || !rd_dual(req, d, one)) {
                 req_forward(req, one, hint);
             }
             return;
@@ -376,11 +375,12 @@ rd_route(struct req *req)
     if (req->keys[0].len > 0) {
         hint = (uint8_t)req->keys[0].p[req->keys[0].len - 1];
     }
-    if (req->nkeys > 1) {
-        rd_dual_multi(req, d, sg);
+    expanding = w->topo->pools[req->pool].expanding;
+    if (expanding && req->nkeys > 1 && (same || (d->flags & RC_SPLIT))) {
+        rd_dual_multi(req, sg);
     }
     if (same) {
-        if (!rd_dual(req, d, sg[0])) {
+        if (!expanding || !rd_dual(req, d, sg[0])) {
             req_forward(req, sg[0], hint);
         }
     } else if (d->flags & RC_SPLIT) {

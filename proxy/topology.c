@@ -245,19 +245,15 @@ topology_build_chain(struct registry *reg, struct pool *p)
 void
 topology_activate(struct topology *topo)
 {
+    /* the TKO count itself only moves with state changes (a server that leaves is forgotten) */
     for (uint32_t i = 0; i < topo->npools; i++) {
         struct pool *p = &topo->pools[i];
-        uint32_t ntko = 0;
 
         if (p->cf == NULL) {
             continue;
         }
-        for (uint32_t j = 0; j < p->nservers; j++) {
-            ntko += health_is_tko(topo->health[p->servers[j].gidx]);
-        }
         __atomic_store_n(&p->health->max_tko, health_max_tko(p->cf->max_tko_share, p->nring),
                          __ATOMIC_RELAXED);
-        __atomic_store_n(&p->health->ntko, ntko, __ATOMIC_RELAXED);
         __atomic_add_fetch(&p->health->gen, 1, __ATOMIC_RELEASE);
     }
 }
@@ -286,6 +282,11 @@ topology_build(struct registry *reg, struct conf *conf, uint64_t generation, str
         if (topo->pools[i].cf != NULL) {
             topology_build_chain(reg, &topo->pools[i]);
         }
+    }
+    for (uint32_t i = 0; i < topo->npools; i++) {
+        struct pool *p = &topo->pools[i];
+
+        p->expanding = p->cf != NULL && topo->pools[p->chain[0]].prev_ring != NULL;
     }
     topo->nservers = reg->nservers;
     topo->health = kt_calloc(topo->nservers ? topo->nservers : 1, sizeof(*topo->health));

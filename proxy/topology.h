@@ -61,6 +61,7 @@ struct pool {
     uint32_t nchain;
     uint32_t gutter_ttl_s;
     int eject;                  /* auto_eject_hosts and no gutter: TKO servers leave the ring */
+    int expanding;              /* the chain's first pool has a previous ring (proxy/dual.c) */
     struct health_pool *health; /* shared, atomics (the registry's) */
 };
 
@@ -94,7 +95,7 @@ struct topology {
 int topology_build(struct registry *reg, struct conf *conf, uint64_t generation,
                    struct topology **out, struct kt_err *err);
 void registry_free(struct registry *reg);
-/* <topo> is about to be published: fit the pools' shared TKO counts to its server lists. */
+/* <topo> is about to be published: fit the pools' shared TKO limits to its server lists. */
 void topology_activate(struct topology *topo);
 struct topology *topology_ref(struct topology *topo);
 /* Drop a reference; the last one frees the snapshot. Any thread. */

@@ -69,7 +69,11 @@ worker_listen(struct worker *w, struct listener *l, uint32_t pool, int fd)
     return uv_listen(s, cp->backlog, on_listener_connection);
 }
 
-/* Make room for the slots of <topo>: the arrays only grow (slots are never reused). */
+/*
+ * Make room for the slots of <topo>. Slots are never reused, so the arrays
+ * only grow, and they double: the replaced stats copies kept for the
+ * reader add up to less than the current ones.
+ */
 static void
 worker_grow(struct worker *w, const struct topology *topo)
 {
@@ -79,15 +83,15 @@ worker_grow(struct worker *w, const struct topology *topo)
     if (old != NULL && topo->npools <= np && topo->nservers <= ns) {
         return;
     }
-    w->pools = kt_realloc(w->pools, topo->npools * sizeof(*w->pools));
-    memset(w->pools + np, 0, (topo->npools - np) * sizeof(*w->pools));
-    w->servers = kt_realloc(w->servers, (topo->nservers + 1) * sizeof(*w->servers));
-    memset(w->servers + ns, 0, (topo->nservers + 1 - ns) * sizeof(*w->servers));
     st = kt_calloc(1, sizeof(*st));
-    st->npools = topo->npools;
-    st->nservers = topo->nservers;
-    st->pools = kt_calloc(topo->npools + 1, sizeof(*st->pools));
-    st->servers = kt_calloc(topo->nservers + 1, sizeof(*st->servers));
+    st->npools = KT_MAX(topo->npools, 2 * np);
+    st->nservers = KT_MAX(topo->nservers, 2 * ns);
+    w->pools = kt_realloc(w->pools, (st->npools + 1) * sizeof(*w->pools));
+    memset(w->pools + np, 0, (st->npools + 1 - np) * sizeof(*w->pools));
+    w->servers = kt_realloc(w->servers, (st->nservers + 1) * sizeof(*w->servers));
+    memset(w->servers + ns, 0, (st->nservers + 1 - ns) * sizeof(*w->servers));
+    st->pools = kt_calloc(st->npools + 1, sizeof(*st->pools));
+    st->servers = kt_calloc(st->nservers + 1, sizeof(*st->servers));
     if (old != NULL) {
         memcpy(st->pools, old->pools, np * sizeof(*st->pools));
         memcpy(st->servers, old->servers, ns * sizeof(*st->servers));
@@ -161,7 +165,7 @@ worker_swap(struct worker *w, struct topology *topo)
             continue;
         }
         w->servers[g] = NULL;
-        probe_cancel_rt(w, srt);
+        probe_cancel_rt(w, srt, old->by_gidx[g]->owner->health);
         for (uint32_t i = 0; i < srt->nconns; i++) {
             if (srt->conns[i] != NULL) {
                 backend_retire(srt->conns[i]);
@@ -219,10 +223,7 @@ worker_init(struct worker *w, struct instance *inst, uint32_t id, struct topolog
     TAILQ_INIT(&w->flushq);
     uv_mutex_init(&w->next_lock);
     worker_grow(w, topo);
-    for (uint32_t p = 0; p < topo->npools; p++) {
-        w->pools[p].ring = topo->pools[p].ring;
-    }
-    worker_add_servers(w, topo, 0);
+    worker_reset_rings(w);
 }
 
 static void
@@ -257,16 +258,7 @@ worker_start(struct worker *w)
             return rc;
         }
     }
-    for (uint32_t p = 0; p < w->topo->npools; p++) {
-        const struct pool *pool = &w->topo->pools[p];
-
-        if (!pool->cf->preconnect) {
-            continue;
-        }
-        for (uint32_t s = 0; s < pool->nservers; s++) {
-            backend_preconnect(w, pool->servers[s].gidx);
-        }
-    }
+    worker_add_servers(w, w->topo, 1);
     uv_update_time(&w->loop);
     return uv_thread_create(&w->thread, worker_main, w);
 }

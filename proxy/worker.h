@@ -55,7 +55,7 @@ struct listener {
  * array that disagree.
  */
 struct worker_stats {
-    uint32_t npools, nservers;
+    uint32_t npools, nservers;    /* room: every slot below has its shard */
     struct stats_pool *pools;     /* npools (owned) */
     struct stats_server *servers; /* nservers (owned) */
     struct worker_stats *older;   /* replaced ones, freed with the worker */
@@ -140,7 +140,8 @@ uint32_t worker_rand(struct worker *w);
 
 /* proxy/probe.c: probe TKO server <sgidx> until it answers, then bring it back. */
 void probe_start(struct worker *w, uint32_t sgidx);
-/* Server <srt> has left the topology: stop probing it, and forget its TKO. */
-void probe_cancel_rt(struct worker *w, struct server_rt *srt);
+/* Server <srt> of the pool with health <hp> has left the topology: stop probing it, forget its TKO.
+ */
+void probe_cancel_rt(struct worker *w, struct server_rt *srt, struct health_pool *hp);
 
 #endif

@@ -48,16 +48,21 @@ struct zk_watch {
     int state_changed; /* a session event came */
     int nodes_changed; /* a watch fired */
     /* the loop's */
-    enum zk_seen seen; /* what was last logged */
-    int reading;       /* a read is on the thread pool */
-    int again;         /* something changed during it */
-    int expired;       /* replace the handle once the read is back */
-    int registered;    /* proxies/<id> exists for this session */
-    uint64_t served;
+    enum zk_seen seen;         /* what was last logged */
+    int reading;               /* a read is on the thread pool */
+    int again;                 /* something changed during it */
+    int expired;               /* replace the handle once the read is back */
+    int registered;            /* proxies/<id> exists for this session */
+    uint64_t served;           /* generation served */
+    uint32_t session;          /* session events seen: a read's registration counts for its own */
     struct zk_snapshot result; /* of the read in flight */
     int read_rc;               /* its ZooKeeper error, ZOK when whole */
-    int read_stale;            /* a server znode vanished during it */
-    char *buf;                 /* ZK_DATA_MAX bytes for payloads (owned) */
+    int read_register;         /* it is to register proxies/<id>, with read_gen */
+    int read_registered;       /* it did */
+    uint64_t read_gen;
+    uint32_t read_session; /* z->session when it started */
+    int read_stale;        /* a server znode vanished during it */
+    char *buf;             /* ZK_DATA_MAX bytes for payloads (owned) */
 };
 
 static void zk_read_start(struct zk_watch *z);
@@ -129,7 +134,7 @@ zk_register(struct zk_watch *z)
             return rc;
         }
     }
-    snprintf(gen, sizeof(gen), "%llu", (unsigned long long)z->served);
+    snprintf(gen, sizeof(gen), "%llu", (unsigned long long)z->read_gen);
     rc = zoo_exists(z->zh, path, 0, &st);
     if (rc == ZOK && st.ephemeralOwner != zoo_client_id(z->zh)->client_id) {
         /* left by a session of ours that expired: it would vanish under us */
@@ -214,9 +219,10 @@ zk_read(uv_work_t *work)
     snap->m = kt_calloc(1, sizeof(*snap->m));
     z->read_rc = ZOK;
     z->read_stale = 0;
-    if (!z->registered) {
+    z->read_registered = 0;
+    if (z->read_register) {
         z->read_rc = zk_register(z);
-        z->registered = z->read_rc == ZOK;
+        z->read_registered = z->read_rc == ZOK;
     }
     for (size_t i = 0; i < z->npools && !zk_lost(z->read_rc); i++) {
         struct kt_err err = {0};
@@ -272,6 +278,12 @@ after_read(uv_work_t *work, int status)
     (void)status;
     z->reading = 0;
     memset(&z->result, 0, sizeof(z->result));
+    if (z->read_registered && z->read_session == z->session) {
+        z->registered = 1;
+        if (z->read_gen != z->served) {
+            zk_watch_served(z, z->served); /* published while it registered */
+        }
+    }
     if (zk_lost(z->read_rc)) {
         log_info("zookeeper: read of the tree failed: %s; keeping the last good membership",
                  zerror(z->read_rc));
@@ -295,6 +307,17 @@ after_read(uv_work_t *work, int status)
     }
 }
 
+/* What a read needs from the loop, copied so that the thread pool reads nothing shared. */
+static void
+zk_read_prepare(struct zk_watch *z)
+{
+    z->reading = 1;
+    z->work.data = z;
+    z->read_register = !z->registered;
+    z->read_gen = z->served;
+    z->read_session = z->session;
+}
+
 static void
 zk_read_start(struct zk_watch *z)
 {
@@ -305,8 +328,7 @@ zk_read_start(struct zk_watch *z)
     if (z->zh == NULL || zoo_state(z->zh) != ZOO_CONNECTED_STATE) {
         return; /* the next connection event reads */
     }
-    z->reading = 1;
-    z->work.data = z;
+    zk_read_prepare(z);
     uv_queue_work(z->loop, &z->work, zk_read, after_read);
 }
 
@@ -357,6 +379,7 @@ on_async(uv_async_t *handle)
     z->state_changed = z->nodes_changed = 0;
     uv_mutex_unlock(&z->lock);
     if (state_changed) {
+        z->session++;
         zk_session_event(z, state);
     }
     if (nodes_changed && !uv_is_active((uv_handle_t *)&z->debounce)) {
@@ -433,9 +456,8 @@ zk_watch_start(uv_loop_t *loop, const struct conf_zk *cf, const char *const *poo
         z->seen = ZK_SEEN_DOWN;
         return z;
     }
-    z->work.data = z;
+    zk_read_prepare(z);
     zk_read(&z->work);
-    z->reading = 1;
     after_read(&z->work, 0);
     return z;
 }
