@@ -60,7 +60,7 @@ dual_old(struct req *req, uint32_t sgidx, const char *key, uint32_t len)
         return ROUTE_NONE;
     }
     old = pool->servers[id].gidx;
-    if (old == sgidx || health_is_tko(w->topo->health[old])) {
+    if (old == sgidx || health_is_tko(&w->topo->health[old])) {
         return ROUTE_NONE;
     }
     return old;

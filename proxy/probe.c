@@ -103,7 +103,7 @@ probe_done(struct probe *pr, int ok, const char *why)
         probe_wait(pr);
         return;
     }
-    if (health_probe_ok(w->topo->health[pr->gidx], pool->health)) {
+    if (health_probe_ok(&w->topo->health[pr->gidx], pool->health)) {
         log_warn("pool '%s': server '%s' (%s) is back up after a probe", pool->name, srv->name,
                  srv->addr_text);
     }
@@ -308,5 +308,5 @@ probe_cancel_rt(struct worker *w, struct server_rt *srt, struct health_pool *hp)
     pr->timer.data = pr;
     uv_close((uv_handle_t *)&pr->timer, on_probe_timer_closed);
     /* should it come back, it comes back untried, as a new server would; its place is free */
-    health_probe_ok(w->topo->health[srt->gidx], hp);
+    health_probe_ok(&w->topo->health[srt->gidx], hp);
 }

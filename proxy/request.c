@@ -103,16 +103,14 @@ static void
 req_finish(struct req *req)
 {
     req->done = 1;
-    if (req->on_done != NULL) {
-        req->on_done(req); /* the proxy's own request */
-        req_free(req);
-        return;
-    }
     if (req->client != NULL) {
         client_reply_ready(req->client);
-    } else {
-        req_free(req);
+        return;
     }
+    if (req->on_done != NULL) {
+        req->on_done(req); /* the proxy's own request (it has no client) */
+    }
+    req_free(req);
 }
 
 void

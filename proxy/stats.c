@@ -45,7 +45,7 @@ stats_render_pool(struct instance *inst, const struct pool *pool, struct sbuf *s
     /* one read of each server's health, so that the pool's count agrees with its servers' */
     tko = kt_calloc(pool->nservers ? pool->nservers : 1, sizeof(*tko));
     for (uint32_t i = 0; i < pool->nservers; i++) {
-        tko[i] = (int)health_state(inst->topo->health[pool->servers[i].gidx]);
+        tko[i] = (int)health_state(&inst->topo->health[pool->servers[i].gidx]);
         ntko += tko[i] != HEALTH_UP;
     }
     sbuf_printf(s, "\"server_tko\":%u", ntko);

@@ -100,9 +100,9 @@ registry_server(struct registry *reg, const struct conf_pool *cp, const struct c
              cp->redis, cp->redis_db, cp->server_connections, cp->tcpkeepalive,
              cp->redis_auth != NULL ? cp->redis_auth : "");
     slot = registry_slot(&reg->servers, &reg->nservers, id, &added);
-    if (added) {
-        reg->health = kt_realloc(reg->health, reg->nservers * sizeof(*reg->health));
-        reg->health[slot] = kt_calloc(1, sizeof(**reg->health));
+    if (slot >= REGISTRY_MAX_SERVERS) {
+        kt_free(reg->servers[--reg->nservers]);
+        return UINT32_MAX;
     }
     return slot;
 }
@@ -116,7 +116,6 @@ registry_free(struct registry *reg)
     }
     for (uint32_t i = 0; i < reg->nservers; i++) {
         kt_free(reg->servers[i]);
-        kt_free(reg->health[i]);
     }
     kt_free(reg->pools);
     kt_free(reg->pool_health);
@@ -152,10 +151,15 @@ topology_build_server(struct registry *reg, struct pool *p, struct server *s,
     s->addr_text = kt_strdup(text);
     s->gidx = registry_server(reg, p->cf, cs, text);
     snprintf(what, sizeof(what), "pool '%s': server '%s'", p->name, cs->name);
+    if (s->gidx == UINT32_MAX) {
+        kt_err_add(err, "%s: more than %u distinct servers since start; restart ketch", what,
+                   REGISTRY_MAX_SERVERS);
+        return -ENOSPC;
+    }
     return topology_resolve(&cs->addr, &s->addr, &s->addrlen, err, what);
 }
 
-/* A ring over <n> servers of <p> from <first> on, or those marked in <pick>. */
+/* A ring over the <n> servers of <p> whose indices are in <pick>. */
 static struct ring *
 topology_ring(const struct pool *p, const uint32_t *pick, uint32_t n)
 {
@@ -217,6 +221,7 @@ topology_build_pool(struct topology *topo, struct registry *reg, const struct co
     if (cp->nprev > 0) {
         p->prev_ring = topology_ring(p, pick, n);
     }
+    p->one = p->nring == 1 && p->prev_ring == NULL;
     kt_free(pick);
     p->eject = cp->auto_eject_hosts && cp->gutter == NULL;
     return rc != 0 ? -EINVAL : 0;
@@ -265,8 +270,12 @@ topology_build(struct registry *reg, struct conf *conf, uint64_t generation, str
     struct topology *topo = kt_calloc(1, sizeof(*topo));
     int rc = 0;
 
+    if (reg->health == NULL) {
+        reg->health = kt_calloc(REGISTRY_MAX_SERVERS, sizeof(*reg->health));
+    }
     topo->refs = 1;
     topo->generation = generation;
+    topo->health = reg->health;
     topo->conf = conf;
     for (size_t i = 0; i < conf->npools; i++) {
         registry_pool(reg, conf->pools[i].name);
@@ -289,12 +298,14 @@ topology_build(struct registry *reg, struct conf *conf, uint64_t generation, str
         p->expanding = p->cf != NULL && topo->pools[p->chain[0]].prev_ring != NULL;
     }
     topo->nservers = reg->nservers;
-    topo->health = kt_calloc(topo->nservers ? topo->nservers : 1, sizeof(*topo->health));
-    memcpy(topo->health, reg->health, topo->nservers * sizeof(*topo->health));
     topo->by_gidx = kt_calloc(topo->nservers ? topo->nservers : 1, sizeof(*topo->by_gidx));
     for (uint32_t i = 0; i < topo->npools; i++) {
         for (uint32_t j = 0; j < topo->pools[i].nservers; j++) {
-            topo->by_gidx[topo->pools[i].servers[j].gidx] = &topo->pools[i].servers[j];
+            uint32_t g = topo->pools[i].servers[j].gidx;
+
+            if (g < topo->nservers) { /* not when the registry was full */
+                topo->by_gidx[g] = &topo->pools[i].servers[j];
+            }
         }
     }
     if (rc != 0) {
@@ -336,7 +347,6 @@ topology_unref(struct topology *topo)
     }
     kt_free(topo->pools);
     kt_free(topo->by_gidx);
-    kt_free(topo->health);
     conf_free(topo->conf);
     kt_free(topo);
 }
@@ -345,7 +355,7 @@ uint32_t
 pool_key_hash(const struct pool *pool, const char *key, size_t len)
 {
     /* twemproxy: a one-server pool and an empty key skip hashing (not with two rings) */
-    if ((pool->nring == 1 && pool->prev_ring == NULL) || len == 0) {
+    if (pool->one || len == 0) {
         return 0;
     }
     if (pool->cf->has_hash_tag) {

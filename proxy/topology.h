@@ -62,8 +62,16 @@ struct pool {
     uint32_t gutter_ttl_s;
     int eject;                  /* auto_eject_hosts and no gutter: TKO servers leave the ring */
     int expanding;              /* the chain's first pool has a previous ring (proxy/dual.c) */
+    int one;                    /* one server and one ring: keys are not hashed */
     struct health_pool *health; /* shared, atomics (the registry's) */
 };
+
+/*
+ * Distinct servers a process may see in its life. Their health is one
+ * array reserved at once (8 MB of address space, only touched pages cost
+ * memory), so that it never moves under the workers reading it.
+ */
+#define REGISTRY_MAX_SERVERS (1u << 20)
 
 /* Slots and the health behind them, kept by the control thread for the process's life. */
 struct registry {
@@ -71,7 +79,7 @@ struct registry {
     uint32_t npools;
     char **servers; /* server slot -> identity (owned) */
     uint32_t nservers;
-    struct health **health;           /* by server slot (owned) */
+    struct health *health;            /* REGISTRY_MAX_SERVERS by slot, never moves (owned) */
     struct health_pool **pool_health; /* by pool slot (owned) */
 };
 
@@ -83,7 +91,7 @@ struct topology {
     uint32_t npools;
     uint32_t nservers;       /* server slots */
     struct server **by_gidx; /* nservers: server by slot, NULL when absent (owned) */
-    struct health **health;  /* nservers: by slot, shared, atomics (the registry's) */
+    struct health *health;   /* by slot, shared, atomics (the registry's array) */
 };
 
 /*

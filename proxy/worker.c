@@ -273,7 +273,7 @@ worker_rebuild_ring(struct worker *w, uint32_t p, uint32_t gen)
     uint32_t n = 0;
 
     for (uint32_t s = 0; s < pool->nring; s++) {
-        if (health_is_tko(w->topo->health[pool->servers[s].gidx])) {
+        if (health_is_tko(&w->topo->health[pool->servers[s].gidx])) {
             continue;
         }
         nodes[n].name = pool->servers[s].name;
@@ -340,7 +340,7 @@ worker_route_on(struct worker *w, uint32_t p, uint32_t hop, uint32_t sgidx, cons
         if (sgidx == ROUTE_NONE) {
             continue;
         }
-        if (!health_is_tko(w->topo->health[sgidx])) {
+        if (!health_is_tko(&w->topo->health[sgidx])) {
             return sgidx;
         }
         tko = 1;
@@ -368,7 +368,7 @@ worker_server_failed(struct worker *w, uint32_t sgidx, enum health_fault fault, 
     const struct conf_pool *cp = pool->cf;
     uv_timeval64_t tv;
 
-    switch (health_failed(w->topo->health[sgidx], pool->health, fault, cp->server_failure_limit)) {
+    switch (health_failed(&w->topo->health[sgidx], pool->health, fault, cp->server_failure_limit)) {
     case HEALTH_MARKED:
         STATS_INC(w->pstats[pool->idx].server_tkos);
         if (pool->eject) {
@@ -399,5 +399,5 @@ worker_server_failed(struct worker *w, uint32_t sgidx, enum health_fault fault, 
 void
 worker_server_ok(struct worker *w, uint32_t sgidx)
 {
-    health_answered(w->topo->health[sgidx]);
+    health_answered(&w->topo->health[sgidx]);
 }

@@ -122,7 +122,7 @@ worker_route_key(struct worker *w, uint32_t pool, uint32_t hop, const char *key,
 {
     uint32_t sgidx = worker_pool_key(w, w->topo->pools[pool].chain[hop], key, len);
 
-    if (sgidx != ROUTE_NONE && !health_is_tko(w->topo->health[sgidx])) {
+    if (sgidx != ROUTE_NONE && !health_is_tko(&w->topo->health[sgidx])) {
         return sgidx; /* the usual case: the first pool asked has a healthy server */
     }
     return worker_route_on(w, pool, hop, sgidx, key, len);
